@@ -1,0 +1,64 @@
+"""`zhice`: the command line. Parses, dispatches, and turns errors into messages.
+
+Exit codes (INTERFACES.md): 0 ok, 2 usage or bad input with a one-line reason on
+stderr, 1 anything else.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from importlib import import_module
+
+from ingest.errors import ZhiceError
+
+# command -> module with add_arguments(parser) and run(args) -> int
+COMMANDS = {
+    "ingest": ("assistant.cli_index", "load, clean, chunk, embed and index files or folders"),
+    "remove": ("assistant.cli_index", "drop documents from the index"),
+    "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
+}
+
+
+class UsageError(ZhiceError):
+    """Bad arguments: reported like bad input, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zhice", description="知策 zhice: answers about your policy documents, every "
+        "sentence cited.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        import_module(module).add_arguments(name, p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    module = import_module(COMMANDS[args.command][0])
+    try:
+        return module.run(args)
+    except ZhiceError as e:
+        print(f"zhice: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zhice: interrupted; the index is left as it was before the file in progress",
+              file=sys.stderr)
+        return 1
+
+
+def _quiet_libraries() -> None:
+    """jieba, pypdf and transformers talk on stderr; a user wants our messages only."""
+    for name in ("jieba", "pypdf", "transformers", "sentence_transformers", "httpx", "faiss"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""`zhice ingest`, `zhice remove`, `zhice list`."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index.batch import collect, ingest
+from index.embedders import EMBEDDERS
+from index.index import ZhiceIndex, default_index_dir
+
+
+def add_index_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None, metavar="DIR",
+                   help="index directory (default: $ZHICE_INDEX, else the per-user data folder)")
+
+
+def add_embedder_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedder", default=None, metavar="SPEC",
+                   help=f"{EMBEDDERS} (default: the index's own; e5-small for a new index)")
+
+
+def index_dir(args: argparse.Namespace) -> Path:
+    return args.index or default_index_dir()
+
+
+def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
+    add_index_argument(p)
+    if command == "ingest":
+        p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="files or folders (txt, md, html, pdf, docx)")
+        add_embedder_argument(p)
+        p.add_argument("--chunk-size", type=int, default=400, metavar="N",
+                       help="target characters per chunk (default 400)")
+        p.add_argument("--overlap", type=int, default=80, metavar="N",
+                       help="characters of whole sentences repeated between chunks (default 80)")
+    elif command == "remove":
+        p.add_argument("sources", nargs="+", metavar="SOURCE",
+                       help="document names as `zhice list` shows them")
+    elif command == "list":
+        p.add_argument("--json", action="store_true", help="one JSON array of documents")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"ingest": _ingest, "remove": _remove, "list": _list}[args.command](args)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from .cli import UsageError
+
+    if not 0 <= args.overlap < args.chunk_size <= 4000:
+        raise UsageError(
+            f"need 0 <= --overlap < --chunk-size <= 4000; got --overlap {args.overlap}, "
+            f"--chunk-size {args.chunk_size}"
+        )
+    files, _ = collect(args.paths)
+    with ZhiceIndex.open(index_dir(args), embedder=args.embedder, create=True) as index:
+        with _Progress(len(files)) as progress:
+            summary = ingest(index, args.paths, progress, args.chunk_size, args.overlap)
+    for failure in summary.failures:
+        print(f"zhice: skipped {failure.reason}", file=sys.stderr)
+    print(f"ingested into {index_dir(args)}: {summary.line()}")
+    return 2 if summary.failures else 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    with ZhiceIndex.open(index_dir(args)) as index:
+        known = {f.source for f in index.files()}
+        missing = [s for s in args.sources if s not in known]
+        with index.writing():
+            for source in args.sources:
+                if source in known:
+                    index.remove(source)
+                    print(f"removed {source}")
+    for source in missing:
+        print(f"zhice: {source} is not in the index; `zhice list` shows what is", file=sys.stderr)
+    return 2 if missing else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with ZhiceIndex.open(index_dir(args)) as index:
+        files = index.files()
+    if args.json:
+        print(json.dumps([
+            {"source": f.source, "title": f.title, "chunks": f.chunks,
+             "duplicates": f.duplicates, "sha256": f.sha256, "path": f.path,
+             "ingested_at": f.ingested_at}
+            for f in files], ensure_ascii=False))
+        return 0
+    if not files:
+        print("the index is empty; add documents with: zhice ingest PATH")
+        return 0
+    width = max(len(f.source) for f in files)
+    for f in files:
+        print(f"{f.source:<{width}}  {f.chunks:>5} chunks  {f.title}")
+    print(f"{len(files)} documents, {sum(f.chunks for f in files)} chunks")
+    return 0
+
+
+class _Progress:
+    """A progress bar on a terminal (files, chunks, rate, time left); silent otherwise."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.chunks = 0
+        self._bar = None
+
+    def __enter__(self) -> "_Progress":
+        if sys.stderr.isatty() and self.total:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Progress(
+                TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
+                TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
+                console=Console(stderr=True), transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("ingest", total=self.total, chunks=0,
+                                            rate="", current="")
+        return self
+
+    def __call__(self, source: str, result) -> None:
+        if result:
+            self.chunks += result.chunks
+        if self._bar is not None:
+            task = self._bar.tasks[0]
+            elapsed = task.elapsed or 1e-9
+            self._bar.update(self._task, advance=1, chunks=self.chunks,
+                             rate=f"{self.chunks / elapsed:.1f} chunks/s", current=source)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+

@@ -1,0 +1,428 @@
+"""Okapi BM25 over segmented text: sparse postings, stable integer ids, incremental, one file.
+
+    index = Bm25Index(ChineseSegmenter().load())
+    index.add([7, 9], [search_key(a), search_key(b)])
+    index.search(search_key("新质生产力"), k=5)   # [(9, 3.21), (7, 0.88)]
+    index.save("bm25.npz", meta={"generation": 3})
+    index = Bm25Index.load("bm25.npz", tokenizer)
+
+Postings are a term-major CSR matrix of term frequencies over document slots (the "base"),
+plus pending documents added since the last `compact()`. A removal only marks its slot
+dead and takes the document out of df, N and avgdl, so scores always equal those of a
+fresh index built from the surviving documents.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import operator
+import os
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+FORMAT_VERSION = 1
+_MAGIC = "zhice-bm25"
+_FILE_KEYS = ("magic", "version", "params", "vocab", "n_terms", "indptr", "indices", "data",
+              "ids", "dl", "meta")
+# Pending documents are merged into the base once they reach this many, or 1/32 of the
+# base: each merge costs O(postings), so the amortised cost per added document stays flat.
+_PENDING_MIN = 10_000
+_PENDING_RATIO = 32
+# Dead slots still cost query time; merge them out once they are this many and a
+# quarter of the live documents.
+_DEAD_MIN = 10_000
+
+Tokenizer = Callable[[str], list[str]]
+MetaValue = str | int
+
+
+class Bm25FormatError(ValueError):
+    """A BM25 index file that cannot be read: corrupt, truncated or another format version."""
+
+
+@dataclass(frozen=True)
+class _View:
+    """Per-slot arrays for queries, rebuilt lazily after a change (not per query)."""
+
+    ids: np.ndarray  # int64, slot -> document id
+    alive: np.ndarray  # bool
+    norm: np.ndarray  # float64, k1 * (1 - b + b * dl / avgdl)
+    pending: sp.csr_array  # terms x slots, only pending columns filled
+
+
+def _empty_csr(n_rows: int, n_cols: int) -> sp.csr_array:
+    return sp.csr_array((n_rows, n_cols), dtype=np.float32)
+
+
+def _pad_rows(m: sp.csr_array, n_rows: int) -> sp.csr_array:
+    """The same matrix with empty rows appended up to n_rows (new vocabulary)."""
+    extra = n_rows - m.shape[0]
+    if extra == 0:
+        return m
+    indptr = np.concatenate([m.indptr, np.full(extra, m.indptr[-1], dtype=m.indptr.dtype)])
+    return sp.csr_array((m.data, m.indices, indptr), shape=(n_rows, m.shape[1]))
+
+
+def _check_meta(meta: dict[str, MetaValue]) -> dict[str, MetaValue]:
+    for key, value in meta.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError(
+                f"meta must map str to str or int; got {key!r}: {value!r} ({type(value).__name__})"
+            )
+    return dict(meta)
+
+
+class Bm25Index:
+    """Okapi BM25 with stable integer ids; the tokenizer (a segmenter) is passed in."""
+
+    def __init__(self, tokenizer: Tokenizer, k1: float = 1.5, b: float = 0.75) -> None:
+        if not k1 >= 0:
+            raise ValueError(f"k1 must be >= 0. Currently, k1 is {k1}")
+        if not 0 <= b <= 1:
+            raise ValueError(f"b must be between 0 and 1. Currently, b is {b}")
+        self.tokenizer = tokenizer
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.meta: dict[str, MetaValue] = {}
+        self._vocab: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._df = np.zeros(0, dtype=np.int64)  # live documents per term
+        self._base = _empty_csr(0, 0)
+        self._base_ids = np.zeros(0, dtype=np.int64)
+        self._base_dl = np.zeros(0, dtype=np.int64)
+        self._base_alive = np.ones(0, dtype=bool)
+        self._base_by_doc: sp.csc_array | None = None  # lazily, for df updates on removal
+        self._pending_ids: list[int] = []
+        self._pending_terms: list[np.ndarray] = []
+        self._pending_tfs: list[np.ndarray] = []
+        self._pending_dl: list[int] = []
+        self._pending_alive: list[bool] = []
+        self._slot_of: dict[int, int] = {}  # live documents only
+        self._total_dl = 0
+        self._n_dead = 0
+        self._pending_csr: sp.csr_array | None = None  # cache for queries
+        self._view: _View | None = None
+
+    # -- size and membership ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, int | np.integer) and int(doc_id) in self._slot_of
+
+    def ids(self) -> np.ndarray:
+        """The live document ids, sorted (int64)."""
+        return np.sort(np.fromiter(self._slot_of, dtype=np.int64, count=len(self._slot_of)))
+
+    # -- changes --------------------------------------------------------------------------
+
+    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Tokenise and add documents; an id already in the index raises ValueError."""
+        new_ids = self._check_new_ids(ids, len(texts))
+        self._add(new_ids, [self.tokenizer(text) for text in texts])
+
+    def add_tokens(self, ids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+        """Add already tokenised documents."""
+        self._add(self._check_new_ids(ids, len(token_lists)), token_lists)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Remove documents; ids not in the index are ignored."""
+        slots = [self._slot_of.pop(i) for i in map(int, ids) if i in self._slot_of]
+        if not slots:
+            return
+        n_base = len(self._base_ids)
+        removed_terms = []
+        for slot in slots:
+            if slot < n_base:
+                if self._base_by_doc is None:
+                    self._base_by_doc = self._base.tocsc()
+                by_doc = self._base_by_doc
+                removed_terms.append(by_doc.indices[by_doc.indptr[slot]:by_doc.indptr[slot + 1]])
+                self._base_alive[slot] = False
+                self._total_dl -= int(self._base_dl[slot])
+            else:
+                p = slot - n_base
+                removed_terms.append(self._pending_terms[p])
+                self._pending_alive[p] = False
+                self._total_dl -= self._pending_dl[p]
+        self._df -= np.bincount(np.concatenate(removed_terms), minlength=len(self._df))
+        self._n_dead += len(slots)
+        self._view = None
+        if self._n_dead >= max(_DEAD_MIN, len(self._slot_of) // 4):
+            self.compact()
+
+    def compact(self) -> None:
+        """Merge pending documents into the base and drop removed ones and unused terms."""
+        if not self._pending_ids and not self._n_dead:
+            return
+        n_terms = len(self._terms)
+        merged = sp.hstack([_pad_rows(self._base, n_terms), self._pending_matrix(0)], format="csr")
+        ids = np.concatenate([self._base_ids, np.array(self._pending_ids, dtype=np.int64)])
+        dl = np.concatenate([self._base_dl, np.array(self._pending_dl, dtype=np.int64)])
+        if self._n_dead:
+            keep = np.flatnonzero(np.concatenate([self._base_alive, self._pending_alive]))
+            merged, ids, dl = merged[:, keep], ids[keep], dl[keep]
+        used = self._df > 0
+        if not used.all():
+            merged = merged[np.flatnonzero(used)]
+            self._terms = [t for t, u in zip(self._terms, used.tolist(), strict=True) if u]
+            self._vocab = {t: i for i, t in enumerate(self._terms)}
+            self._df = self._df[used]
+        self._set_base(sp.csr_array(merged), ids, dl)
+
+    # -- queries --------------------------------------------------------------------------
+
+    def search(self, query_text: str, k: int) -> list[tuple[int, float]]:
+        """The k best (id, score) pairs for a query, best first, ties by smaller id."""
+        return self.search_tokens(self.tokenizer(query_text), k)
+
+    def search_tokens(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Like `search` for a tokenised query; a repeated token counts once per occurrence."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
+            raise ValueError(f"k must be an integer greater than 0. Currently, k is {k!r}")
+        n_live = len(self._slot_of)
+        if not n_live:
+            return []
+        view = self._get_view()
+        k1p1 = self.k1 + 1.0
+        slot_parts, weight_parts = [], []
+        for token in tokens:
+            t = self._vocab.get(token)
+            if t is None or self._df[t] == 0:
+                continue
+            df = int(self._df[t])
+            idf = math.log(1.0 + (n_live - df + 0.5) / (df + 0.5))
+            for m in (self._base, view.pending):
+                if t >= m.shape[0]:
+                    continue
+                lo, hi = m.indptr[t], m.indptr[t + 1]
+                if lo == hi:
+                    continue
+                slots = m.indices[lo:hi]
+                tf = m.data[lo:hi].astype(np.float64)  # float32 * python float stays float32
+                slot_parts.append(slots)
+                weight_parts.append(idf * tf * k1p1 / (tf + view.norm[slots]))
+        if not slot_parts:
+            return []
+        slots = np.concatenate(slot_parts)
+        weights = np.concatenate(weight_parts)
+        # bincount adds in input order, i.e. query-token order per slot, in both branches:
+        # scores are bit-identical whatever the slot layout.
+        if len(slots) * 8 < len(view.ids):
+            cand, inverse = np.unique(slots, return_inverse=True)
+            scores = np.bincount(inverse, weights=weights)
+        else:
+            scores = np.bincount(slots, weights=weights, minlength=len(view.ids))
+            cand = np.flatnonzero(scores)
+            scores = scores[cand]
+        keep = view.alive[cand] & (scores > 0)
+        ids, scores = view.ids[cand[keep]], scores[keep]
+        if len(scores) > k:
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            top = scores >= kth  # all ties at the cut, so the id tie-break below is exact
+            ids, scores = ids[top], scores[top]
+        order = np.lexsort((ids, -scores))[:k]
+        return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], meta: dict[str, MetaValue] | None = None) -> None:
+        """Compact, then write one .npz file atomically; `meta` (else `self.meta`) goes along."""
+        if meta is not None:
+            self.meta = _check_meta(meta)
+        self.compact()
+        # NUL-joined UTF-8 rather than a fixed-width unicode array: one long token would
+        # otherwise widen every vocabulary entry to its length.
+        vocab = "\0".join(self._terms).encode("utf-8")
+        arrays = {
+            "magic": np.array(_MAGIC),
+            "version": np.array(FORMAT_VERSION),
+            "params": np.array([self.k1, self.b]),
+            "vocab": np.frombuffer(vocab, dtype=np.uint8),
+            "n_terms": np.array(len(self._terms)),
+            "indptr": self._base.indptr,
+            "indices": self._base.indices,
+            "data": self._base.data,
+            "ids": self._base_ids,
+            "dl": self._base_dl,
+            "meta": np.frombuffer(json.dumps(self.meta).encode("utf-8"), dtype=np.uint8),
+        }
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:  # make the rename itself durable; not possible on every platform
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], tokenizer: Tokenizer) -> Bm25Index:
+        """Read an index written by `save`; raises Bm25FormatError if it is not one."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [key for key in _FILE_KEYS if key not in z.files]
+                if missing:
+                    raise Bm25FormatError(f"missing arrays {missing}")
+                a = {key: z[key] for key in _FILE_KEYS}
+            return cls._from_arrays(a, tokenizer)
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            raise
+        # zipfile checks each member's CRC as numpy reads it to the end, so damaged data
+        # surfaces here as BadZipFile; damaged zip headers raise the others.
+        except (Bm25FormatError, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError,
+                NotImplementedError, zipfile.BadZipFile) as exc:
+            raise Bm25FormatError(
+                f"{path} is not a readable BM25 index ({exc}); delete it and rebuild the index"
+            ) from exc
+
+    @classmethod
+    def _from_arrays(cls, a: dict[str, np.ndarray], tokenizer: Tokenizer) -> Bm25Index:
+        if a["magic"].shape != () or str(a["magic"]) != _MAGIC:
+            raise Bm25FormatError("not a zhice BM25 index file")
+        if int(a["version"]) != FORMAT_VERSION:
+            raise Bm25FormatError(
+                f"format version {int(a['version'])}, this zhice reads version {FORMAT_VERSION}"
+            )
+        k1, b = (float(x) for x in a["params"])
+        n_terms = int(a["n_terms"])
+        terms = a["vocab"].tobytes().decode("utf-8").split("\0") if n_terms else []
+        indptr, indices, data = a["indptr"], a["indices"], a["data"]
+        ids, dl = a["ids"].astype(np.int64), a["dl"].astype(np.int64)
+        n_docs = len(ids)
+        if (
+            len(terms) != n_terms
+            or indptr.shape != (n_terms + 1,)
+            or indptr[0] != 0
+            or np.any(np.diff(indptr) < 0)
+            or not indptr[-1] == len(indices) == len(data)
+            or (len(indices) and (indices.min() < 0 or indices.max() >= n_docs))
+            or dl.shape != (n_docs,)
+            or np.any(dl < 0)
+        ):
+            raise Bm25FormatError("inconsistent postings arrays")
+        meta = json.loads(a["meta"].tobytes().decode("utf-8"))
+        index = cls(tokenizer, k1=k1, b=b)
+        index.meta = _check_meta(meta) if isinstance(meta, dict) else {}
+        index._terms = terms
+        index._vocab = {t: i for i, t in enumerate(terms)}
+        if len(index._vocab) != n_terms:
+            raise Bm25FormatError("duplicate vocabulary entries")
+        index._df = np.diff(indptr).astype(np.int64)  # base holds no dead slots after compact
+        index._set_base(sp.csr_array((data, indices, indptr), shape=(n_terms, n_docs)), ids, dl)
+        if len(index._slot_of) != n_docs:
+            raise Bm25FormatError("duplicate document ids")
+        return index
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _check_new_ids(self, ids: Sequence[int], n_docs: int) -> list[int]:
+        new_ids = [operator.index(i) for i in ids]
+        if len(new_ids) != n_docs:
+            raise ValueError(f"got {len(new_ids)} ids for {n_docs} documents; pass one id each")
+        if len(set(new_ids)) != len(new_ids):
+            dups = sorted(i for i, c in Counter(new_ids).items() if c > 1)
+            raise ValueError(f"ids repeated within one add: {dups[:5]}")
+        present = [i for i in new_ids if i in self._slot_of]
+        if present:
+            raise ValueError(
+                f"ids already in the index: {present[:5]}; remove them first to replace them"
+            )
+        return new_ids
+
+    def _add(self, ids: list[int], token_lists: Sequence[Sequence[str]]) -> None:
+        vocab, terms = self._vocab, self._terms
+        n_known = len(terms)
+        setdefault = vocab.setdefault
+        doc_terms, doc_tfs, doc_dl = [], [], []
+        for tokens in token_lists:
+            counts = Counter(tokens)
+            # setdefault with len(vocab) gives a new token the next id: one dict call each.
+            row = [setdefault(token, len(vocab)) for token in counts]
+            doc_terms.append(np.array(row, dtype=np.int32))
+            doc_tfs.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+            doc_dl.append(len(tokens))
+        new_terms = list(itertools.islice(vocab, n_known, None))
+        bad = [t for t in new_terms if not isinstance(t, str) or "\0" in t]
+        if bad:
+            for token in new_terms:
+                del vocab[token]
+            raise ValueError(f"tokens must be strings without NUL characters; got {bad[:3]!r}")
+        terms += new_terms
+        if len(self._df) < len(terms):
+            self._df = np.concatenate([self._df, np.zeros(len(terms) - len(self._df), np.int64)])
+        if doc_terms:
+            self._df += np.bincount(np.concatenate(doc_terms), minlength=len(self._df))
+        start = len(self._base_ids) + len(self._pending_ids)
+        self._slot_of.update(zip(ids, range(start, start + len(ids)), strict=True))
+        self._pending_ids += ids
+        self._pending_terms += doc_terms
+        self._pending_tfs += doc_tfs
+        self._pending_dl += doc_dl
+        self._pending_alive += [True] * len(ids)
+        self._total_dl += sum(doc_dl)
+        self._pending_csr = self._view = None
+        if len(self._pending_ids) >= max(_PENDING_MIN, len(self._base_ids) // _PENDING_RATIO):
+            self.compact()
+
+    def _pending_matrix(self, col_offset: int) -> sp.csr_array:
+        """Pending documents as terms x (col_offset + pending) CSR, pending in the last columns."""
+        n_cols = col_offset + len(self._pending_ids)
+        if not self._pending_ids:
+            return _empty_csr(len(self._terms), n_cols)
+        lengths = [len(t) for t in self._pending_terms]
+        rows = np.concatenate(self._pending_terms)
+        cols = np.repeat(np.arange(col_offset, n_cols, dtype=np.int64), lengths)
+        data = np.concatenate(self._pending_tfs)
+        return sp.csr_array((data, (rows, cols)), shape=(len(self._terms), n_cols))
+
+    def _set_base(self, base: sp.csr_array, ids: np.ndarray, dl: np.ndarray) -> None:
+        self._base = base
+        self._base_ids, self._base_dl = ids, dl
+        self._base_alive = np.ones(len(ids), dtype=bool)
+        self._base_by_doc = None
+        self._pending_ids, self._pending_terms, self._pending_tfs = [], [], []
+        self._pending_dl, self._pending_alive = [], []
+        self._slot_of = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+        self._total_dl = int(dl.sum())
+        self._n_dead = 0
+        self._pending_csr = self._view = None
+
+    def _get_view(self) -> _View:
+        if self._pending_csr is None:
+            self._pending_csr = self._pending_matrix(len(self._base_ids))
+        if self._view is None:
+            n_live = len(self._slot_of)
+            avgdl = self._total_dl / n_live if self._total_dl else 1.0
+            dl = np.concatenate([self._base_dl, np.array(self._pending_dl, dtype=np.int64)])
+            self._view = _View(
+                ids=np.concatenate([self._base_ids, np.array(self._pending_ids, dtype=np.int64)]),
+                alive=np.concatenate([self._base_alive, np.array(self._pending_alive, dtype=bool)]),
+                norm=self.k1 * (1.0 - self.b + self.b * dl / avgdl),
+                pending=self._pending_csr,
+            )
+        return self._view

@@ -1,0 +1,351 @@
+"""One index directory: SQLite (truth), FAISS (dense) and BM25 (lexical) kept in step.
+
+Every change is one SQLite transaction that also bumps a generation number; FAISS and
+BM25 are then updated in memory and written (temporary file, rename) by `save()`, each
+recording the generation it shows. On open, a store whose generation differs from
+SQLite's is reconciled by id against SQLite, which holds every vector and token list:
+an ingest killed at any point leaves an index that opens consistent.
+"""
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunker import ChunkedDocument
+from ingest.dedup import CHUNK_JACCARD, jaccard, minhash_bands, shingles
+from ingest.types import Chunk
+
+from .bm25 import Bm25FormatError, Bm25Index
+from .dense import FaissIndex
+from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from .segment import ChineseSegmenter
+from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
+
+DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
+    "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
+
+
+def default_index_dir() -> Path:
+    """$ZHICE_INDEX, else the per-user data folder ($XDG_DATA_HOME/zhice/index)."""
+    if os.environ.get("ZHICE_INDEX"):
+        return Path(os.environ["ZHICE_INDEX"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "zhice" / "index"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What adding one document did."""
+
+    source: str
+    status: str  # "added" | "updated" | "unchanged"
+    chunks: int = 0
+    duplicates: int = 0
+    embedded: int = 0
+
+
+class ZhiceIndex:
+    """The stores of one index directory.
+
+    >>> index = ZhiceIndex.open(Path("idx"), embedder="fake", create=True)
+    >>> index.add(chunk_document(load("policy.txt")), sha256="...", path="policy.txt")
+    >>> index.save(); index.close()
+    """
+
+    def __init__(self, directory: Path, store: Store, embedder: Embedder,
+                 dense: FaissIndex, bm25: Bm25Index, segmenter: ChineseSegmenter):
+        self.directory = directory
+        self.store = store
+        self.embedder = embedder
+        self.dense = dense
+        self.bm25 = bm25
+        self.segmenter = segmenter
+        self._dirty = False
+
+    # opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: Path, embedder: str | Embedder | None = None,
+             create: bool = False) -> "ZhiceIndex":
+        """Open (or with `create`, make) the index at `directory` and load its embedder.
+
+        `embedder` is a spec ("e5-small", "st:PATH", "fake:64") or an Embedder; None
+        means the one the index was built with. Another model than the recorded one is
+        an IndexMismatchError.
+        """
+        directory = Path(directory)
+        db_path = directory / DB_FILE
+        if not db_path.exists():
+            if not create:
+                raise IndexNotFoundError(
+                    f"no index at {directory}; build one with: zhice ingest PATH --index {directory}"
+                )
+            directory.mkdir(parents=True, exist_ok=True)
+        store = Store(db_path).open()
+        try:
+            emb = _resolve_embedder(store, embedder, directory)
+            emb.load()
+            meta = store.meta()
+            if "embedder" not in meta:
+                with store.transaction() as db:
+                    store.set_meta(db, schema=SCHEMA_VERSION, embedder=emb.name,
+                                   embedder_spec=_spec_of(embedder), dim=emb.dim, generation=0)
+            elif int(meta["dim"]) != emb.dim:
+                raise IndexMismatchError(
+                    f"index at {directory} holds {meta['dim']}-d vectors but embedder "
+                    f"{emb.name} gives {emb.dim}-d; use a new --index DIR"
+                )
+            segmenter = ChineseSegmenter().load()
+            index = cls(directory, store, emb, _load_dense(directory, emb.dim),
+                        _load_bm25(directory, segmenter), segmenter)
+            index._reconcile()
+            return index
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "ZhiceIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _reconcile(self) -> None:
+        """Bring FAISS and BM25 to SQLite's state when a crash left them behind."""
+        gen = self.store.generation()
+        dense_gen = _read_json(self.directory / DENSE_META).get("generation")
+        bm25_gen = self.bm25.meta.get("generation") if self.bm25.meta else None
+        if dense_gen == gen and bm25_gen == gen:
+            return
+        truth = set(self.store.chunk_ids().tolist())
+        in_dense = set(self.dense.ids().tolist())
+        self.dense.remove(in_dense - truth)
+        ids, vecs = self.store.vectors(sorted(truth - in_dense))
+        self.dense.add(ids, vecs)
+        in_bm25 = set(self.bm25.ids().tolist())
+        self.bm25.remove(in_bm25 - truth)
+        missing = self.store.tokens(sorted(truth - in_bm25))
+        self.bm25.add_tokens(list(missing), list(missing.values()))
+        self._dirty = True
+        self.save()
+
+    # writing ------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the directory's write lock: one writing process at a time."""
+        with open(self.directory / LOCK_FILE, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(
+                    f"another zhice process is writing to {self.directory}; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                self.save()
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def is_current(self, source: str, sha256: str) -> bool:
+        """True when `source` is indexed with this content: nothing to do."""
+        return self.store.file_hash(source) == sha256
+
+    def add(self, doc: ChunkedDocument, sha256: str, path: str) -> AddResult:
+        """Index a document, replacing an older version of the same source; one
+        transaction. Chunks that repeat an indexed chunk of another file are recorded
+        as duplicates, not embedded."""
+        previous = self.store.file_hash(doc.source)
+        if previous == sha256:
+            return AddResult(doc.source, "unchanged")
+        added: list[tuple[int, list[str], np.ndarray]] = []
+        with self.store.transaction() as db:
+            removed = self._delete(db, doc.source, added) if previous else []
+            self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
+            fresh, dups = self._dedup(doc.chunks)
+            vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
+            ids_by_hash: dict[str, int] = {}
+            for chunk, vector in zip(fresh, vectors):
+                tokens = self.segmenter(chunk.embedding_text())
+                cid = self.store.insert_chunk(db, chunk, tokens, vector,
+                                              minhash_bands(shingles(chunk.key)))
+                ids_by_hash.setdefault(chunk.id, cid)
+                added.append((cid, tokens, vector))
+            for chunk, canonical in dups:
+                self.store.insert_duplicate(db, "chunk", chunk,
+                                            canonical if canonical else ids_by_hash[chunk.id])
+            for para in doc.folded:
+                self.store.insert_duplicate(db, "paragraph", _folded_chunk(doc, para), None)
+            self.store.bump_generation(db)
+        self._apply(removed, added)
+        return AddResult(doc.source, "updated" if previous else "added", len(fresh),
+                         len(dups) + len(doc.folded), len(fresh))
+
+    def remove(self, source: str) -> bool:
+        """Drop a document from every store; False when it was not indexed."""
+        if self.store.file_hash(source) is None:
+            return False
+        added: list[tuple[int, list[str], np.ndarray]] = []
+        with self.store.transaction() as db:
+            removed = self._delete(db, source, added)
+            self.store.bump_generation(db)
+        self._apply(removed, added)
+        return True
+
+    def _delete(self, db, source: str, promoted: list) -> list[int]:
+        """Delete a file's rows; duplicates elsewhere that pointed at its chunks are
+        indexed in their place (with the vector of the chunk they repeated)."""
+        dependents = self.store.dependent_duplicates(source)
+        vectors = dict(zip(*self.store.vectors({c for _, c in dependents})))
+        removed = self.store.delete_file(db, source)
+        replacement: dict[int, int] = {}
+        for rowid, canonical in dependents:
+            chunk = self.store.pop_duplicate(db, rowid)
+            if canonical in replacement:
+                self.store.insert_duplicate(db, "chunk", chunk, replacement[canonical])
+                continue
+            tokens = self.segmenter(chunk.embedding_text())
+            vector = vectors[canonical]
+            cid = self.store.insert_chunk(db, chunk, tokens, vector,
+                                          minhash_bands(shingles(chunk.key)))
+            replacement[canonical] = cid
+            promoted.append((cid, tokens, vector))
+        return removed
+
+    def _dedup(self, chunks: tuple[Chunk, ...]) -> tuple[list[Chunk], list[tuple[Chunk, int]]]:
+        """Split chunks into the ones to index and (duplicate, canonical id) pairs; a
+        canonical id of 0 means an earlier chunk of this same document."""
+        fresh: list[Chunk] = []
+        dups: list[tuple[Chunk, int]] = []
+        seen: set[str] = set()
+        for chunk in chunks:
+            if chunk.id in seen:
+                dups.append((chunk, 0))
+                continue
+            canonical = self.store.chunk_id_by_hash(chunk.id, chunk.source)
+            if canonical is None:
+                sh = shingles(chunk.key)
+                for cid, key in self.store.band_candidates(minhash_bands(sh), chunk.source):
+                    if jaccard(sh, shingles(key)) >= CHUNK_JACCARD:
+                        canonical = cid
+                        break
+            if canonical is None:
+                fresh.append(chunk)
+                seen.add(chunk.id)
+            else:
+                dups.append((chunk, canonical))
+        return fresh, dups
+
+    def _apply(self, removed: list[int], added: list[tuple[int, list[str], np.ndarray]]) -> None:
+        """Mirror a committed transaction in FAISS and BM25 (in memory until save())."""
+        self.dense.remove(removed)
+        self.bm25.remove(removed)
+        if added:
+            ids = np.asarray([a[0] for a in added], np.int64)
+            self.dense.add(ids, np.vstack([a[2] for a in added]))
+            self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write FAISS and BM25 atomically, each stamped with the generation it shows."""
+        if not self._dirty:
+            return
+        gen = self.store.generation()
+        self.dense.save(self.directory / DENSE_FILE)
+        _write_json(self.directory / DENSE_META, {"generation": gen, "embedder": self.embedder.name})
+        self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
+        self._dirty = False
+
+    # reading ------------------------------------------------------------------------
+    def files(self) -> list[FileRecord]:
+        return self.store.files()
+
+    def chunks(self, ids) -> dict[int, StoredChunk]:
+        return self.store.chunks(ids)
+
+    def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids nearest to the query's embedding, with cosine similarity."""
+        return self.dense.search(self.embedder.embed_query(query), k)
+
+    def bm25_search(self, query_key: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids by BM25 over segmented search keys."""
+        return self.bm25.search_tokens(self.segmenter(query_key), k)
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+
+def _spec_of(embedder: str | Embedder | None) -> str:
+    if embedder is None:
+        return DEFAULT_EMBEDDER
+    return embedder if isinstance(embedder, str) else embedder.name
+
+
+def _resolve_embedder(store: Store, wanted: str | Embedder | None, directory: Path) -> Embedder:
+    """The embedder to use: the one asked for, checked against the recorded model."""
+    meta = store.meta()
+    if wanted is None:
+        wanted = meta.get("embedder_spec", DEFAULT_EMBEDDER)
+    emb = make_embedder(wanted) if isinstance(wanted, str) else wanted
+    recorded = meta.get("embedder")
+    if recorded and recorded != emb.name:
+        raise IndexMismatchError(
+            f"index at {directory} was built with embedder '{recorded}', not '{emb.name}'; "
+            f"leave out --embedder to use '{recorded}', or use a new --index DIR"
+        )
+    if meta.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"index at {directory} has schema {meta['schema']}; this zhice reads "
+            f"{SCHEMA_VERSION}: ingest the documents again into a new --index DIR"
+        )
+    return emb
+
+
+def _load_dense(directory: Path, dim: int) -> FaissIndex:
+    path = directory / DENSE_FILE
+    if path.exists():
+        try:
+            dense = FaissIndex.load(path)
+            if dense.dim == dim:
+                return dense
+        except RuntimeError:
+            pass  # unreadable: rebuilt from SQLite by _reconcile
+    return FaissIndex(dim).create()
+
+
+def _load_bm25(directory: Path, segmenter: ChineseSegmenter) -> Bm25Index:
+    path = directory / BM25_FILE
+    if path.exists():
+        try:
+            return Bm25Index.load(path, segmenter)
+        except Bm25FormatError:
+            pass  # rebuilt from SQLite by _reconcile
+    return Bm25Index(segmenter)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _folded_chunk(doc: ChunkedDocument, para) -> Chunk:
+    """A folded paragraph as a record of the duplicates table."""
+    from ingest.normalize import search_key
+
+    return Chunk(doc.source, -1, para.text, search_key(para.text), "", para.start, para.end)

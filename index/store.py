@@ -1,0 +1,270 @@
+"""SQLite: the source of truth for files, chunks, their vectors and duplicates.
+
+FAISS and BM25 are derived from these rows and can always be rebuilt from them, so
+a crash between the SQLite commit and the FAISS write loses nothing (index/index.py
+reconciles on open). No pickle: vectors are float32 bytes, tokens are text.
+"""
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.types import Chunk
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL, title TEXT NOT NULL,
+    text TEXT NOT NULL, ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL,  -- ids are never reused
+    source TEXT NOT NULL REFERENCES files(source) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, heading TEXT NOT NULL, text TEXT NOT NULL, key TEXT NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER,
+    tokens TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+CREATE TABLE IF NOT EXISTS duplicates (
+    source TEXT NOT NULL REFERENCES files(source) ON DELETE CASCADE,
+    kind TEXT NOT NULL, ordinal INTEGER, heading TEXT NOT NULL, text TEXT NOT NULL,
+    key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER,
+    canonical INTEGER REFERENCES chunks(id) ON DELETE SET NULL
+);
+CREATE INDEX IF NOT EXISTS duplicates_canonical ON duplicates(canonical);
+CREATE TABLE IF NOT EXISTS lsh (
+    band INTEGER NOT NULL, chunk INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS lsh_band ON lsh(band);
+CREATE INDEX IF NOT EXISTS lsh_chunk ON lsh(chunk);
+"""
+
+_CHUNK_COLUMNS = 'id, hash, source, ordinal, heading, text, key, start, "end", page'
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A document in the index."""
+
+    source: str
+    path: str
+    sha256: str
+    title: str
+    chunks: int
+    duplicates: int
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored, with its row id (also its FAISS and BM25 id)."""
+
+    id: int
+    chunk: Chunk
+
+
+class Store:
+    """The SQLite database of an index directory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> "Store":
+        """Connect, creating the schema when the database is new."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block an ingest
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        self._db = db
+        return self
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("Store.open() was not called")
+        return self._db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: all of it is committed, or none of it."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # meta ---------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def set_meta(self, db: sqlite3.Connection, **values: str | int) -> None:
+        db.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, str(v)) for k, v in values.items()],
+        )
+
+    def generation(self) -> int:
+        """Bumped by every committed change; FAISS and BM25 files record the one they show."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_generation(self, db: sqlite3.Connection) -> int:
+        gen = self.generation() + 1
+        self.set_meta(db, generation=gen)
+        return gen
+
+    # files --------------------------------------------------------------------------
+    def file_hash(self, source: str) -> str | None:
+        row = self.db.execute("SELECT sha256 FROM files WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def files(self) -> list[FileRecord]:
+        rows = self.db.execute(
+            "SELECT f.source, f.path, f.sha256, f.title, "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.source = f.source), "
+            "(SELECT COUNT(*) FROM duplicates d WHERE d.source = f.source), f.ingested_at "
+            "FROM files f ORDER BY f.source"
+        )
+        return [FileRecord(*row) for row in rows]
+
+    def file_text(self, source: str) -> str | None:
+        row = self.db.execute("SELECT text FROM files WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def titles(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT source, title FROM files"))
+
+    def insert_file(self, db: sqlite3.Connection, source: str, path: str, sha256: str,
+                    title: str, text: str) -> None:
+        db.execute(
+            "INSERT INTO files(source, path, sha256, title, text) VALUES (?, ?, ?, ?, ?)",
+            (source, path, sha256, title, text),
+        )
+
+    def delete_file(self, db: sqlite3.Connection, source: str) -> list[int]:
+        """Delete a file and (by cascade) its chunks, bands and duplicates; the chunk ids."""
+        ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
+        db.execute("DELETE FROM files WHERE source = ?", (source,))
+        return ids
+
+    # chunks -------------------------------------------------------------------------
+    def insert_chunk(self, db: sqlite3.Connection, chunk: Chunk, tokens: list[str],
+                     vector: np.ndarray, bands: Iterable[int]) -> int:
+        cur = db.execute(
+            'INSERT INTO chunks(hash, source, ordinal, heading, text, key, start, "end", page, '
+            "tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (chunk.id, chunk.source, chunk.ordinal, chunk.heading, chunk.text, chunk.key,
+             chunk.start, chunk.end, chunk.page, "\t".join(tokens),
+             np.asarray(vector, dtype=np.float32).tobytes()),
+        )
+        chunk_id = int(cur.lastrowid)
+        db.executemany("INSERT INTO lsh(band, chunk) VALUES (?, ?)",
+                       [(b, chunk_id) for b in bands])
+        return chunk_id
+
+    def insert_duplicate(self, db: sqlite3.Connection, kind: str, chunk: Chunk,
+                         canonical: int | None) -> None:
+        db.execute(
+            'INSERT INTO duplicates(source, kind, ordinal, heading, text, key, start, "end", '
+            "page, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (chunk.source, kind, chunk.ordinal, chunk.heading, chunk.text, chunk.key,
+             chunk.start, chunk.end, chunk.page, canonical),
+        )
+
+    def chunk_id_by_hash(self, chunk_hash: str, exclude_source: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM chunks WHERE hash = ? AND source != ? LIMIT 1",
+            (chunk_hash, exclude_source),
+        ).fetchone()
+        return row[0] if row else None
+
+    def band_candidates(self, bands: list[int], exclude_source: str) -> list[tuple[int, str]]:
+        """Chunks of other files sharing an LSH band: (id, key)."""
+        if not bands:
+            return []
+        marks = ",".join("?" * len(bands))
+        return list(self.db.execute(
+            f"SELECT DISTINCT c.id, c.key FROM lsh l JOIN chunks c ON c.id = l.chunk "
+            f"WHERE l.band IN ({marks}) AND c.source != ?",
+            (*bands, exclude_source),
+        ))
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """Chunks by id (missing ids are left out)."""
+        ids = list(ids)
+        out: dict[int, StoredChunk] = {}
+        titles = self.titles()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for cid, h, source, ordinal, heading, text, key, start, end, page in rows:
+                out[cid] = StoredChunk(cid, Chunk(source, ordinal, text, key, heading, start,
+                                                  end, page, titles.get(source, ""), h))
+        return out
+
+    def chunk_ids(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks")), np.int64)
+
+    def vectors(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the given chunks, as stored."""
+        got_ids, vecs = [], []
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            for cid, blob in self.db.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            ):
+                got_ids.append(cid)
+                vecs.append(np.frombuffer(blob, dtype=np.float32))
+        if not vecs:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return np.asarray(got_ids, np.int64), np.vstack(vecs)
+
+    def tokens(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        ids = list(ids)
+        out: dict[int, list[str]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            for cid, toks in self.db.execute(
+                f"SELECT id, tokens FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            ):
+                out[cid] = toks.split("\t") if toks else []
+        return out
+
+    def dependent_duplicates(self, source: str) -> list[tuple[int, int]]:
+        """Duplicates in other files whose canonical chunk belongs to `source`:
+        (duplicate rowid, canonical chunk id)."""
+        return list(self.db.execute(
+            "SELECT d.rowid, d.canonical FROM duplicates d JOIN chunks c ON c.id = d.canonical "
+            "WHERE c.source = ? AND d.source != ? AND d.kind = 'chunk'",
+            (source, source),
+        ))
+
+    def pop_duplicate(self, db: sqlite3.Connection, rowid: int) -> Chunk:
+        """Remove a recorded duplicate and return it as a chunk (to index it instead)."""
+        r = db.execute(
+            'SELECT source, ordinal, heading, text, key, start, "end", page '
+            "FROM duplicates WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        db.execute("DELETE FROM duplicates WHERE rowid = ?", (rowid,))
+        return Chunk(r[0], r[1], r[3], r[4], r[2], r[5], r[6], r[7])

@@ -1,0 +1,176 @@
+"""Chinese-aware splitting: headings give context, sentences are the unit of a chunk.
+
+Works on cleaned text (one paragraph a line). Offsets stay in cleaned coordinates;
+the pipeline maps them back to the loaded text.
+"""
+
+import re
+from dataclasses import dataclass
+
+# Heading patterns and the level each stands at. Markdown levels are 1-6; the policy
+# hierarchy sits below them, so "## 一、总体要求" is level 2 and "一、" alone is 12.
+_HEADINGS = (
+    (re.compile(r"^(#{1,6})\s+(.+)$"), None),
+    (re.compile(r"^第[一二三四五六七八九十百零\d]+编\s*\S.*$"), 10),
+    (re.compile(r"^第[一二三四五六七八九十百零\d]+章\s*\S.*$"), 11),
+    (re.compile(r"^第[一二三四五六七八九十百零\d]+节\s*\S.*$"), 12),
+    (re.compile(r"^[一二三四五六七八九十]+、\s*\S.*$"), 13),
+    (re.compile(r"^[（(][一二三四五六七八九十]+[）)]\s*\S.*$"), 14),
+    (re.compile(r"^专栏\s*\d+.*$"), 15),
+    (re.compile(r"^\d{1,2}[.．、]\s*\D.*$"), 16),
+)
+_MAX_HEADING = 40  # longer lines that start like a heading are body text ("（一）坚持…，…。")
+# A short line with no sentence punctuation between paragraphs is a subheading of news
+# and web articles ("向韶关学什么"); it sits below every numbered level.
+_SHORT_HEADING = re.compile(r"^[^，,。！？；;!?：:“”\"]{2,24}$")
+_IMPLICIT_LEVEL = 20
+# "第三条 为了……" is an article: its label heads its own paragraph only.
+_ARTICLE = re.compile(r"^(第[一二三四五六七八九十百零\d]+条)\s*")
+
+# A sentence ends after 。！？；! ? ; or …… plus any closing quotes or brackets.
+_SENTENCE_END = re.compile(r"(?:[。！？；!?;]|…{1,2}|\.(?=\s|$))[”’」』）)\]】\"']*")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of the cleaned text, with the heading path it sits under."""
+
+    start: int
+    end: int
+    heading: str
+    paragraph: int
+
+
+@dataclass(frozen=True)
+class Span:
+    """A chunk before it is keyed: cleaned-text offsets and its heading path."""
+
+    start: int
+    end: int
+    heading: str
+
+
+def heading_level(line: str) -> tuple[int, str] | None:
+    """(level, label) when the line is a heading, else None."""
+    if len(line) > _MAX_HEADING + 8:
+        return None
+    for pattern, level in _HEADINGS:
+        m = pattern.match(line)
+        if not m:
+            continue
+        if level is None:  # Markdown: the marker's length is the level
+            return len(m.group(1)), m.group(2).strip()
+        if len(line) > _MAX_HEADING:
+            return None
+        return level, line.rstrip("。.：:")
+    if _SHORT_HEADING.match(line) and not re.fullmatch(r"[\d.,%％万亿元个]+", line):
+        return _IMPLICIT_LEVEL, line
+    return None
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Every sentence of the cleaned text, with its heading path. Heading lines are
+    context, not sentences."""
+    out: list[Sentence] = []
+    stack: list[tuple[int, str]] = []
+    pos = 0
+    for number, line in enumerate(text.split("\n")):
+        start, pos = pos, pos + len(line) + 1
+        if not line.strip():
+            continue
+        found = heading_level(line.strip())
+        if found:
+            level, label = found
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, label))
+            continue
+        path = " > ".join(label for _, label in stack)
+        article = _ARTICLE.match(line)
+        if article:
+            path = f"{path} > {article.group(1)}" if path else article.group(1)
+        for s, e in _sentence_spans(line):
+            out.append(Sentence(start + s, start + e, path, number))
+    return out
+
+
+def _sentence_spans(line: str) -> list[tuple[int, int]]:
+    """Split one paragraph into sentences, trimming surrounding spaces."""
+    spans, begin = [], 0
+    for m in _SENTENCE_END.finditer(line):
+        spans.append((begin, m.end()))
+        begin = m.end()
+    if begin < len(line):
+        spans.append((begin, len(line)))
+    out = []
+    for s, e in spans:
+        while s < e and line[s].isspace():
+            s += 1
+        while e > s and line[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def split(text: str, size: int = 400, overlap: int = 80, max_size: int = 600) -> list[Span]:
+    """Group sentences into chunks of about `size` characters under one heading path.
+
+    A chunk never crosses a heading; the next chunk repeats whole trailing sentences
+    of the previous one up to `overlap` characters; a sentence longer than `max_size`
+    is cut at a comma (or hard, as a last resort).
+
+    >>> [text[s.start:s.end] for s in split(text := "一、总则\\n甲。乙。", size=2, overlap=0)]
+    ['甲。', '乙。']
+    """
+    if not 0 <= overlap < size <= max_size:
+        raise ValueError(
+            f"need 0 <= overlap < size <= max_size; got overlap={overlap}, size={size}, "
+            f"max_size={max_size}"
+        )
+    units = [u for s in sentences(text) for u in _cut_long(text, s, max_size)]
+    spans: list[Span] = []
+    group: list[Sentence] = []
+
+    def flush() -> None:
+        if group:
+            spans.append(Span(group[0].start, group[-1].end, group[0].heading))
+
+    for unit in units:
+        if group and (
+            unit.heading != group[0].heading or unit.end - group[0].start > size
+        ):
+            flush()
+            same_section = unit.heading == group[0].heading
+            group = _tail(group, overlap) if same_section else []
+            # overlap must leave room for the new sentence
+            while group and unit.end - group[0].start > max_size:
+                group = group[1:]
+        group.append(unit)
+    flush()
+    return spans
+
+
+def _tail(group: list[Sentence], overlap: int) -> list[Sentence]:
+    """The last whole sentences of a chunk that fit in `overlap` characters."""
+    tail: list[Sentence] = []
+    for s in reversed(group[1:]):
+        if group[-1].end - s.start > overlap:
+            break
+        tail.insert(0, s)
+    return tail
+
+
+def _cut_long(text: str, s: Sentence, max_size: int) -> list[Sentence]:
+    """A sentence over `max_size` characters, cut at the last comma that keeps each
+    piece within the limit."""
+    pieces: list[Sentence] = []
+    start = s.start
+    while s.end - start > max_size:
+        window = text[start : start + max_size]
+        cut = max(window.rfind(c) for c in "，,、：:")
+        end = start + (cut + 1 if cut > max_size // 3 else max_size)
+        pieces.append(Sentence(start, end, s.heading, s.paragraph))
+        start = end
+    pieces.append(Sentence(start, s.end, s.heading, s.paragraph))
+    return pieces

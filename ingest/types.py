@@ -1,0 +1,59 @@
+"""The values that flow from files to the index: one frozen dataclass each."""
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 hex of text: the id of a chunk and the version of a file."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A file as loaded: the text every citation offset refers to.
+
+    Loaders render structure into `text` the same way for every format: headings as
+    Markdown lines ("## 标题"), paragraphs separated by a blank line, table rows as
+    cells joined by " | ". `page_starts[i]` is the offset where page i + 1 begins
+    (PDF only; empty for formats without pages).
+    """
+
+    source: str
+    text: str
+    title: str = ""
+    page_starts: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, or None for formats without pages."""
+        if not self.page_starts:
+            return None
+        page = 0
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i
+        return page + 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: original text for display, key for search."""
+
+    source: str
+    ordinal: int
+    text: str
+    key: str
+    heading: str
+    start: int
+    end: int
+    page: int | None = None
+    title: str = ""
+    id: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.id:
+            object.__setattr__(self, "id", content_hash(self.key))
+
+    def embedding_text(self) -> str:
+        """What is embedded: the heading path gives the passage its context."""
+        return f"{self.heading}\n{self.key}" if self.heading else self.key

@@ -1,0 +1,342 @@
+"""Loaders on real files of every format, made here, with Chinese content."""
+
+import io
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from docx.enum.style import WD_STYLE_TYPE
+from pypdf import PdfReader, PdfWriter
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+from ingest.errors import LoadError, UnsupportedFileError, ZhiceError
+from ingest.loaders import SUPPORTED_SUFFIXES, load
+
+# 镕, 喆 and 堃 are in GBK but not GB2312; 䶮 and 𠀀 only in GB18030 (four-byte codes).
+GBK_TEXT = "第一章　总则\r\n国务院关于印发《规划》的通知。\r\n朱镕基、张喆、王堃\r\n"
+GB18030_TEXT = GBK_TEXT + "刘䶮、𠀀字\r\n"
+GARBAGE = random.Random(0).randbytes(3000)
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+# --- text ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (GB18030_TEXT, "utf-8"),
+        (GB18030_TEXT, "utf-8-sig"),
+        (GB18030_TEXT, "gb18030"),
+        (GBK_TEXT, "gbk"),
+        (GB18030_TEXT, "utf-16"),
+    ],
+)
+def test_txt_is_decoded_exactly_with_crlf_normalised(tmp_path, text, encoding):
+    doc = load(write(tmp_path, "通知.txt", text.encode(encoding)))
+    assert doc.text == text.replace("\r\n", "\n")
+    assert (doc.source, doc.title, doc.page_starts) == ("通知.txt", "", ())
+    assert doc.page_at(3) is None
+
+
+def test_big5_is_not_mistaken_for_gb18030(tmp_path):
+    # Big5 bytes are valid GB18030 too, decoding to kana and private-use mojibake.
+    text = "中華人民共和國國民經濟和社會發展第十四個五年規劃。\n"
+    assert load(write(tmp_path, "規劃.txt", text.encode("big5"))).text == text
+
+
+def test_lone_cr_and_source_override(tmp_path):
+    doc = load(str(write(tmp_path, "a.txt", "甲\r乙\n".encode())), source="政策/a.txt")
+    assert (doc.text, doc.source) == ("甲\n乙\n", "政策/a.txt")
+
+
+def test_markdown_title_is_the_first_h1_and_suffix_is_case_insensitive(tmp_path):
+    text = "前言\n\n# 十四五规划纲要\n\n## 第一章 发展环境\n\n正文。\n\n# 附录\n"
+    doc = load(write(tmp_path, "纲要.MD", text.encode()))
+    assert (doc.text, doc.title) == (text, "十四五规划纲要")
+    assert load(write(tmp_path, "b.markdown", "## 小节\n".encode())).title == ""
+
+
+# --- HTML ------------------------------------------------------------------------
+
+PAGE = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<title>关于推进新型城镇化的意见 - 中国政府网</title>
+<style>body { color: red; }</style>
+<script>var tracker = "脚本内容";</script>
+</head>
+<body class="has-sidebar">
+<header><a href="/">首页</a> 网站头部</header>
+<nav><ul><li>导航一</li><li>导航二</li></ul></nav>
+<div class="sidebar">侧栏推荐阅读</div>
+<p>正文之外的段落</p>
+<main>
+  <div class="breadcrumb">首页 &gt; 政策</div>
+  <h1>关于推进<span>新型城镇化</span>的意见</h1>
+  <p>新型城镇化是现代化的必由之路，
+     是最大的内需潜力所在。</p>
+  <h2>一、总体要求</h2>
+  <p>坚持以人为本。<br>推进<strong>农业转移人口</strong>市民化。</p>
+  <ul><li>放开落户限制</li><li>完善<a href="#">公共服务</a></li></ul>
+  <table>
+    <thead><tr><th>指标</th><th>2025年</th></tr></thead>
+    <tr><td>常住人口城镇化率</td><td>70%</td></tr>
+  </table>
+  <!-- 编辑注释 -->
+  <div id="comments">网友评论</div>
+  <div class="share-bar">分享到微信</div>
+  <div class="ad-banner">广告</div>
+  <div class="head-note">责任编辑：李明</div>
+</main>
+<footer>版权所有 网站底部</footer>
+</body>
+</html>
+"""
+
+PAGE_TEXT = """# 关于推进新型城镇化的意见
+
+新型城镇化是现代化的必由之路， 是最大的内需潜力所在。
+
+## 一、总体要求
+
+坚持以人为本。
+推进农业转移人口市民化。
+
+放开落户限制
+
+完善公共服务
+
+指标 | 2025年
+常住人口城镇化率 | 70%
+
+责任编辑：李明"""
+
+
+def test_html_renders_main_text_only(tmp_path):
+    doc = load(write(tmp_path, "意见.html", PAGE.encode()))
+    assert doc.text == PAGE_TEXT
+    assert doc.title == "关于推进新型城镇化的意见"
+
+
+def test_html_without_main_uses_body_and_h1_title(tmp_path):
+    page = (
+        "<html><body><div class='nav-menu'>导航</div>"
+        "<div>第一段<div>嵌套段落</div>尾巴</div><h3>三级标题</h3><h1>主标题</h1>"
+        "<p>甲<br><br>乙</p></body></html>"
+    )
+    doc = load(write(tmp_path, "a.HTM", page.encode()))
+    assert doc.text == "第一段\n\n嵌套段落\n\n尾巴\n\n### 三级标题\n\n# 主标题\n\n甲\n\n乙"
+    assert doc.title == "主标题"
+
+
+def test_html_chrome_class_on_a_page_wrapper_keeps_the_content(tmp_path):
+    page = (
+        "<body><div class='layout with-sidebar'><div class='menu'>菜单</div>"
+        "<article><h1>标题</h1><p>正文</p></article></div></body>"
+    )
+    assert load(write(tmp_path, "w.html", page.encode())).text == "# 标题\n\n正文"
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("国务院关于印发规划的通知_滚动新闻_中国政府网", "国务院关于印发规划的通知"),
+        ("规划纲要 | 国家发展改革委", "规划纲要"),
+        ("_中国政府网", "_中国政府网"),
+        ("2021-2025年规划", "2021-2025年规划"),
+    ],
+)
+def test_html_title_drops_the_site_suffix(tmp_path, title, expected):
+    page = f"<html><head><title>{title}</title></head><body><p>正文</p></body></html>"
+    assert load(write(tmp_path, "t.html", page.encode())).title == expected
+
+
+def test_html_in_declared_gb2312_with_gbk_characters(tmp_path):
+    page = '<html><head><meta charset="gb2312"></head><body><p>朱镕基讲话</p></body></html>'
+    assert load(write(tmp_path, "gb.html", page.encode("gbk"))).text == "朱镕基讲话"
+
+
+# --- PDF -------------------------------------------------------------------------
+
+PDF_PAGES = (
+    ["第一章 发展环境", "国内生产总值突破一百万亿元。"],
+    ["第二章 指导方针", "坚持新发展理念。"],
+)
+
+
+def make_pdf(pages, title: str = "", draw_text: bool = True) -> bytes:
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf)
+    if title:
+        pdf.setTitle(title)
+    for lines in pages:
+        pdf.setFont("STSong-Light", 12)
+        if draw_text:
+            for i, line in enumerate(lines):
+                pdf.drawString(72, 750 - 20 * i, line)
+        else:
+            pdf.rect(72, 600, 200, 100, fill=1)
+        pdf.showPage()
+    pdf.save()
+    return buf.getvalue()
+
+
+def test_pdf_text_pages_and_title(tmp_path):
+    doc = load(write(tmp_path, "纲要.pdf", make_pdf(PDF_PAGES, title="十四五规划纲要")))
+    assert squeeze(doc.text) == squeeze("".join(sum(PDF_PAGES, [])))
+    assert doc.title == "十四五规划纲要"
+    assert len(doc.page_starts) == 2 and doc.page_starts[0] == 0
+    second = doc.text.index("第二章")
+    assert doc.page_starts[1] <= second
+    assert doc.text[doc.page_starts[1] - 2 : doc.page_starts[1]] == "\n\n"
+    assert (doc.page_at(doc.text.index("一百万亿元")), doc.page_at(second)) == (1, 2)
+
+
+def test_pdf_with_empty_user_password_opens(tmp_path):
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PDF_PAGES))))
+    writer.encrypt(user_password="", owner_password="owner")
+    out = io.BytesIO()
+    writer.write(out)
+    assert "指导方针" in load(write(tmp_path, "只读.pdf", out.getvalue())).text
+
+
+# --- DOCX ------------------------------------------------------------------------
+
+
+def make_docx(core_title: str = "") -> bytes:
+    document = docx.Document()
+    document.core_properties.title = core_title
+    document.add_paragraph("关于加快发展的意见", style="Title")
+    document.add_heading("一、总体要求", level=1)
+    document.add_paragraph("坚持稳中求进。")
+    document.add_paragraph("   ")
+    table = document.add_table(rows=2, cols=3)
+    rows = [["指标", "2020年", "2025年"], ["城镇化率", "60%", ""]]
+    for row, cells in zip(table.rows, rows, strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    document.add_heading("（一）主要目标", level=2)
+    document.add_paragraph("到2025年，\n基本实现目标。")
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+DOCX_TEXT = """# 关于加快发展的意见
+
+# 一、总体要求
+
+坚持稳中求进。
+
+指标 | 2020年 | 2025年
+城镇化率 | 60%
+
+## （一）主要目标
+
+到2025年，
+基本实现目标。"""
+
+
+def test_docx_renders_blocks_in_document_order(tmp_path):
+    doc = load(write(tmp_path, "意见.docx", make_docx()))
+    assert (doc.text, doc.title) == (DOCX_TEXT, "关于加快发展的意见")
+
+
+def test_docx_title_prefers_core_properties(tmp_path):
+    assert load(write(tmp_path, "b.docx", make_docx("元数据标题"))).title == "元数据标题"
+
+
+def test_docx_wps_heading_styles_and_merged_cells(tmp_path):
+    document = docx.Document()
+    document.styles.add_style("标题 2", WD_STYLE_TYPE.PARAGRAPH)
+    document.add_paragraph("第二节", style="标题 2")
+    table = document.add_table(rows=2, cols=3)
+    merged = table.cell(0, 0).merge(table.cell(0, 1))
+    merged.text = "合并单元格"
+    table.cell(0, 2).text = "右"
+    table.cell(1, 0).text = "甲"
+    buf = io.BytesIO()
+    document.save(buf)
+    doc = load(write(tmp_path, "wps.docx", buf.getvalue()))
+    assert (doc.text, doc.title) == ("## 第二节\n\n合并单元格 | 右\n甲", "第二节")
+
+
+# --- errors ----------------------------------------------------------------------
+
+
+def test_unsupported_suffix_names_file_and_choices(tmp_path):
+    with pytest.raises(UnsupportedFileError) as info:
+        load(write(tmp_path, "notes.xls", b"x"))
+    message = str(info.value)
+    assert message.startswith("notes.xls: unsupported format '.xls'; zhice reads .txt, .md")
+    assert all(suffix in message for suffix in SUPPORTED_SUFFIXES)
+    assert isinstance(info.value, ZhiceError)
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(LoadError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(path.name + ": ") and "\n" not in message
+    return message
+
+
+def test_missing_file_and_directory(tmp_path):
+    assert "no such file" in load_error(tmp_path / "缺失.txt")
+    (tmp_path / "目录.md").mkdir()
+    assert "is a directory" in load_error(tmp_path / "目录.md")
+
+
+def test_empty_and_whitespace_only_files(tmp_path):
+    assert "empty file" in load_error(write(tmp_path, "空.txt", b""))
+    assert "no text" in load_error(write(tmp_path, "空白.txt", b" \r\n\n"))
+    assert "no text" in load_error(write(tmp_path, "空.html", b"<html><script>x</script></html>"))
+
+
+def test_binary_txt(tmp_path):
+    message = load_error(write(tmp_path, "图.txt", b"PK\x03\x04\x00\x01"))
+    assert "binary content (NUL bytes)" in message
+
+
+def test_corrupt_pdf(tmp_path):
+    message = load_error(write(tmp_path, "坏.pdf", GARBAGE))
+    assert "cannot read this PDF file, it may be corrupt" in message
+
+
+def test_corrupt_docx(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("hello.txt", "你好")
+    assert "not a valid .docx" in load_error(write(tmp_path, "空包.docx", buf.getvalue()))
+    message = load_error(write(tmp_path, "乱码.docx", GARBAGE))
+    assert "not a valid .docx" in message and "old .doc" in message
+
+
+def test_pdf_without_text_layer(tmp_path):
+    message = load_error(write(tmp_path, "扫描件.pdf", make_pdf([[]], draw_text=False)))
+    assert "no text layer (scanned?); run OCR first" in message
+
+
+def test_password_protected_pdf(tmp_path):
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PDF_PAGES))))
+    writer.encrypt("secret")
+    out = io.BytesIO()
+    writer.write(out)
+    assert "password-protected" in load_error(write(tmp_path, "加密.pdf", out.getvalue()))
