@@ -17,6 +17,8 @@ COMMANDS = {
     "ingest": ("assistant.cli_index", "load, clean, chunk, embed and index files or folders"),
     "remove": ("assistant.cli_index", "drop documents from the index"),
     "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
+    "ask": ("assistant.cli_ask", "answer one question with citations"),
+    "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
 }
 
 

@@ -14,7 +14,6 @@ fresh index built from the surviving documents.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import operator
@@ -31,8 +30,7 @@ import scipy.sparse as sp
 
 FORMAT_VERSION = 1
 _MAGIC = "zhice-bm25"
-_FILE_KEYS = ("magic", "version", "params", "vocab", "n_terms", "indptr", "indices", "data",
-              "ids", "dl", "meta")
+_FILE_KEYS = tuple("magic version params vocab n_terms indptr indices data ids dl meta".split())
 # Pending documents are merged into the base once they reach this many, or 1/32 of the
 # base: each merge costs O(postings), so the amortised cost per added document stays flat.
 _PENDING_MIN = 10_000
@@ -124,6 +122,11 @@ class Bm25Index:
         """The live document ids, sorted (int64)."""
         return np.sort(np.fromiter(self._slot_of, dtype=np.int64, count=len(self._slot_of)))
 
+    def df(self, token: str) -> int:
+        """How many live documents hold `token` (0 for an unknown token)."""
+        t = self._vocab.get(token)
+        return 0 if t is None else int(self._df[t])
+
     # -- changes --------------------------------------------------------------------------
 
     def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
@@ -147,7 +150,7 @@ class Bm25Index:
                 if self._base_by_doc is None:
                     self._base_by_doc = self._base.tocsc()
                 by_doc = self._base_by_doc
-                removed_terms.append(by_doc.indices[by_doc.indptr[slot]:by_doc.indptr[slot + 1]])
+                removed_terms.append(by_doc.indices[by_doc.indptr[slot] : by_doc.indptr[slot + 1]])
                 self._base_alive[slot] = False
                 self._total_dl -= int(self._base_dl[slot])
             else:
@@ -294,8 +297,17 @@ class Bm25Index:
             raise
         # zipfile checks each member's CRC as numpy reads it to the end, so damaged data
         # surfaces here as BadZipFile; damaged zip headers raise the others.
-        except (Bm25FormatError, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError,
-                NotImplementedError, zipfile.BadZipFile) as exc:
+        except (
+            Bm25FormatError,
+            OSError,
+            ValueError,
+            TypeError,
+            EOFError,
+            KeyError,
+            UnicodeDecodeError,
+            NotImplementedError,
+            zipfile.BadZipFile,
+        ) as exc:
             raise Bm25FormatError(
                 f"{path} is not a readable BM25 index ({exc}); delete it and rebuild the index"
             ) from exc
@@ -327,7 +339,9 @@ class Bm25Index:
             raise Bm25FormatError("inconsistent postings arrays")
         meta = json.loads(a["meta"].tobytes().decode("utf-8"))
         index = cls(tokenizer, k1=k1, b=b)
-        index.meta = _check_meta(meta) if isinstance(meta, dict) else {}
+        if not isinstance(meta, dict):
+            raise Bm25FormatError("meta is not a JSON object")
+        index.meta = _check_meta(meta)
         index._terms = terms
         index._vocab = {t: i for i, t in enumerate(terms)}
         if len(index._vocab) != n_terms:
@@ -357,22 +371,23 @@ class Bm25Index:
     def _add(self, ids: list[int], token_lists: Sequence[Sequence[str]]) -> None:
         vocab, terms = self._vocab, self._terms
         n_known = len(terms)
-        setdefault = vocab.setdefault
         doc_terms, doc_tfs, doc_dl = [], [], []
         for tokens in token_lists:
             counts = Counter(tokens)
-            # setdefault with len(vocab) gives a new token the next id: one dict call each.
-            row = [setdefault(token, len(vocab)) for token in counts]
+            row = list(map(vocab.get, counts))  # C-speed; new tokens come back as None
+            if None in row:
+                for j, token in enumerate(counts):
+                    if row[j] is None:
+                        if not isinstance(token, str) or "\0" in token:
+                            for new in terms[n_known:]:
+                                del vocab[new]
+                            del terms[n_known:]
+                            raise ValueError(f"tokens must be strings without NUL; got {token!r}")
+                        row[j] = vocab[token] = len(terms)
+                        terms.append(token)
             doc_terms.append(np.array(row, dtype=np.int32))
             doc_tfs.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
             doc_dl.append(len(tokens))
-        new_terms = list(itertools.islice(vocab, n_known, None))
-        bad = [t for t in new_terms if not isinstance(t, str) or "\0" in t]
-        if bad:
-            for token in new_terms:
-                del vocab[token]
-            raise ValueError(f"tokens must be strings without NUL characters; got {bad[:3]!r}")
-        terms += new_terms
         if len(self._df) < len(terms):
             self._df = np.concatenate([self._df, np.zeros(len(terms) - len(self._df), np.int64)])
         if doc_terms:

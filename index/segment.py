@@ -30,15 +30,12 @@ STOPWORDS: frozenset[str] = frozenset(
 
 # Units that make a number a figure worth matching as a whole ("2035年", "17.71万亿元").
 # Longer alternatives first: the regex takes the first that matches.
-FIGURE_UNITS: tuple[str, ...] = (
-    "平方公里", "公里", "千米", "美元", "元", "个", "家", "年", "月", "日", "座", "项",
-    "人", "户", "所", "条", "件", "吨", "亩", "倍",
+FIGURE_UNITS: tuple[str, ...] = tuple(
+    "平方公里 公里 千米 美元 元 个 家 年 月 日 座 项 人 户 所 条 件 吨 亩 倍".split()
 )
 _MAGNITUDES = "万亿|亿|万"
 _UNITS = "|".join(FIGURE_UNITS)
-_FIGURE = re.compile(
-    rf"(\d+(?:\.\d+)?)(?:%|(?:{_MAGNITUDES})(?:{_UNITS})?|(?:{_UNITS}))"
-)
+_FIGURE = re.compile(rf"(\d+(?:\.\d+)?)(?:%|(?:{_MAGNITUDES})(?:{_UNITS})?|(?:{_UNITS}))")
 # "1,234.5亿元": jieba splits at the comma, so thousands separators go before segmenting.
 _THOUSANDS_SEP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # A token is kept only if it has a letter or digit: drops whitespace, punctuation, symbols.

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from index import bm25
 from index.bm25 import FORMAT_VERSION, Bm25FormatError, Bm25Index
 
 DOCS = {
@@ -213,3 +214,34 @@ def test_scale_sanity():
         results = index.search_tokens(rng.choices(words, cum_weights=zipf, k=6), k=10)
         assert len(results) == 10 and all(i % 10 or i >= 20_000 for i, _ in results)
     assert time.perf_counter() - start < 30  # generous; typically well under 2 s
+
+
+def test_random_changes_always_match_a_fresh_index(monkeypatch, tmp_path):
+    # Small thresholds so automatic compaction happens in the middle of the sequence.
+    monkeypatch.setattr(bm25, "_PENDING_MIN", 4)
+    monkeypatch.setattr(bm25, "_DEAD_MIN", 3)
+    rng = random.Random(1)
+    words = "a b c d e f g h".split()
+    index, live, next_id = Bm25Index(str.split), {}, 0
+    for step in range(120):
+        action = rng.random()
+        if action < 0.55 or not live:
+            batch = {
+                next_id + j: " ".join(rng.choices(words, k=rng.randint(0, 6))) for j in range(3)
+            }
+            next_id += 3
+            index.add(list(batch), list(batch.values()))
+            live |= batch
+        elif action < 0.9:
+            gone = rng.sample(sorted(live), k=min(len(live), rng.randint(1, 3)))
+            index.remove(gone)
+            live = {i: t for i, t in live.items() if i not in gone}
+        elif action < 0.95:
+            index.compact()
+        else:
+            index.save(tmp_path / "i.npz")
+            index = Bm25Index.load(tmp_path / "i.npz", str.split)
+        fresh = build(live)
+        for q in ("a", "b c", "h h a", "e f g"):
+            assert index.search(q, 50) == fresh.search(q, 50), (step, q)
+        assert index.ids().tolist() == sorted(live)

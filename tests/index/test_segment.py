@@ -39,6 +39,14 @@ def test_search_mode_yields_sub_words(seg):
     assert {"新质", "生产", "生产力"} <= set(tokens)
 
 
+def test_plain_text_is_cut_for_search_minus_noise(seg):
+    text = "支持资源型城市转型，培育接续替代产业。"
+    expected = [
+        t for t in seg._tokenizer.cut_for_search(text) if t not in STOPWORDS and t not in "，。"
+    ]
+    assert seg(text) == expected
+
+
 def test_stopwords_punctuation_and_space_are_dropped(seg):
     tokens = seg("什么是新质生产力？  城市的转型、发展和改革！ (GDP)")
     assert not set(tokens) & STOPWORDS

@@ -1,0 +1,68 @@
+"""Citation check: every answer sentence must stand in the passage its marker names.
+
+The last step of every chain, whatever wrote the answer. A marker that points at no
+passage is removed; a sentence that its cited passage does not support is dropped and
+reported in `Answer.unsupported`; an answer left with nothing supported abstains.
+"""
+
+import re
+from dataclasses import replace
+
+from ingest.normalize import match_key
+
+from .types import Answer
+
+_MARKERS = re.compile(r"((?:\s*\[\d+\])+)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Lexical support for a sentence that is not a verbatim quote: this share of its
+# character bigrams must occur in the cited passage, and every figure in it too.
+SUPPORT_OVERLAP = 0.6
+
+
+def claims(text: str) -> list[tuple[str, list[int]]]:
+    """An answer split into (sentence, markers that follow it); text with no marker
+    after it is a claim with no markers."""
+    out = []
+    parts = _MARKERS.split(text)
+    for i in range(0, len(parts), 2):
+        sentence = parts[i]
+        markers = [int(m) for m in re.findall(r"\d+", parts[i + 1])] if i + 1 < len(parts) else []
+        if sentence.strip() or markers:
+            out.append((sentence, markers))
+    return out
+
+
+def supports(sentence: str, passage: str) -> bool:
+    """True when the passage holds the sentence: verbatim (after normalising script,
+    width and whitespace), or by bigram overlap with every figure present."""
+    s, p = match_key(sentence).strip("。，,；;：:！？!?"), match_key(passage)
+    if not s:
+        return True
+    if s in p:
+        return True
+    grams = {s[i : i + 2] for i in range(len(s) - 1)}
+    if not grams:
+        return False
+    overlap = sum(1 for g in grams if g in p) / len(grams)
+    return overlap >= SUPPORT_OVERLAP and all(n in p for n in _NUMBER.findall(s))
+
+
+def check_answer(answer: Answer, not_found: str = "") -> Answer:
+    """The answer with unsupported sentences and dangling markers removed."""
+    if answer.abstained:
+        return answer
+    by_marker = {c.marker: c for c in answer.citations}
+    kept, unsupported, used = [], [], set()
+    for sentence, markers in claims(answer.answer):
+        valid = [m for m in markers if m in by_marker]
+        if valid and any(supports(sentence, by_marker[m].hit.chunk.text) for m in valid):
+            kept.append(sentence + "".join(f"[{m}]" for m in valid))
+            used.update(valid)
+        elif sentence.strip():
+            unsupported.append(sentence.strip())
+    if not kept:
+        return replace(answer, answer=not_found or answer.answer, abstained=True, citations=(),
+                       unsupported=tuple(unsupported))
+    return replace(answer, answer="".join(kept),
+                   citations=tuple(c for c in answer.citations if c.marker in used),
+                   unsupported=answer.unsupported + tuple(unsupported))

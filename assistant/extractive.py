@@ -1,0 +1,312 @@
+"""The extractive answerer: the sentences of the retrieved passages that answer the
+question, each marked with the passage it came from. No model needed, nothing invented.
+"""
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ingest.normalize import is_traditional, search_key, to_simplified
+from ingest.split import sentence_spans
+
+from .types import Answer, Citation, Hit
+
+# Evidence = coverage of the question by the best sentence, less MISSING_WEIGHT times
+# the share of question terms that no retrieved passage holds, less FIGURE_PENALTY for
+# each figure or ordinal of the question ("2024年", "第七届") no passage holds. Below
+# ABSTAIN_THRESHOLD the assistant abstains. Calibrated on the public eval set by
+# eval/calibrate.py; its recorded output is benchmarks/results/calibrate.txt.
+ABSTAIN_THRESHOLD = 0.084
+MISSING_WEIGHT = 0.4
+FIGURE_PENALTY = 0.5
+
+NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
+
+# What a question asks for, and the sentence feature that answers it.
+_KINDS = (
+    ("number", re.compile(r"多少|几[个项年座家次批类条届种]|几+$|多大|多高|多长|比例|比重|百分|"
+                          r"哪一?年|何年|何时|什么时候|哪个时间|时间|年份|增长|占.*比")),
+    ("list", re.compile(r"哪些|哪几|有什么|包括|包含|列举|分别|都有")),
+    ("definition", re.compile(r"什么是|是什么|指的是|是指|含义|定义|意思|内涵|怎么理解")),
+    ("who", re.compile(r"谁|哪位|哪个人|什么人|负责人")),
+    ("where", re.compile(r"哪里|哪儿|什么地方|哪个城市|哪座|哪个省|哪些城市|在哪")),
+)
+_FIGURE = re.compile(r"\d")
+# Figures and ordinals a question names: an answer must be about the same ones.
+_QUESTION_FIGURE = re.compile(r"\d+(?:\.\d+)?|第[一二三四五六七八九十百\d]+[届批次期轮]")
+_LIST = re.compile(r"[、；;]")
+_DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
+# Words that say how the question is asked, not what it is about.
+_FILLER = frozenset(
+    "请问 请 问 一下 介绍 告诉 我 我们 你 您 他们 她们 它们 文件 文档 资料 文章 里 里面 提到 提及 "
+    "说 讲 根据 按照 关于 主要 具体 情况 哪些 什么 多少 怎么 怎样 如何 为什么 是否 是不是 吗 呢 "
+    "呀 啊 吧 了 的 是 有 几 个 哪 谁 哪里 哪儿 时候 什么样 目前 现在 啥 咋 都 些 挺 很 到底 究竟 "
+    "凭 那边 这边 那座 这座 那个 这个 这种 那种 像 觉得 搞 能 会 要 得 就 还 用 给 一共 大约 大概 "
+    "多 样 呢 么 哪一年 哪年 哪座 哪个 哪位 一些 所谓 指 叫 叫做 称为 被 "
+    # how questions are phrased in any domain, seldom words of the documents themselves
+    "几批 几类 几位 几项 几种 哪家 哪项 哪类 合计 总共 排第 一年 名字 全称 简称 定义 概念 含义 "
+    "意思 意味 意味着 比作 当作 改成 后来 打算 比例 角色 扮演 东西 多大 占多大 比差 分别 "
+    "不是 有没有 能不能 可以 已经 出来".split()
+)
+_CONTEXT = 0.5  # weight of a question term found in the passage but not in the sentence
+_STOP_CHARS = frozenset("的了是在和与及或等也都就还而并其之这那有个吗呢吧啊呀么什怎哪几多少谁请问")
+_CACHE_SIZE = 20_000  # analysed passages kept; about 10 kB each
+_MAX_QUOTE = 160  # characters of one quoted sentence before it is narrowed to its best clauses
+_CLAUSE = re.compile(r"[^，,；;：:]+[，,；;：:]?")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    start: int  # in the passage text
+    end: int
+    key: str
+    tokens: frozenset[str]
+    grams: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Passage:
+    sentences: tuple[_Sentence, ...]
+    tokens: frozenset[str]  # of the whole passage and its heading
+    grams: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_index: int
+    start: int  # in the passage text
+    end: int
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class EvidenceFeatures:
+    """coverage: of the question by the best sentence (0-1); missing: weighted share of
+    question terms in no retrieved passage (0-1); figures: question figures in none."""
+
+    coverage: float
+    missing: float
+    figures: int
+
+
+def evidence_score(f: EvidenceFeatures, missing_weight: float = MISSING_WEIGHT,
+                   figure_penalty: float = FIGURE_PENALTY) -> float:
+    return f.coverage - missing_weight * f.missing - figure_penalty * f.figures
+
+
+def question_kinds(question: str) -> set[str]:
+    """What the question asks for: number, list, definition, who, where."""
+    q = search_key(question)
+    return {name for name, pattern in _KINDS if pattern.search(q)}
+
+
+def _bigrams(key: str) -> set[str]:
+    chars = [c for c in key if "\u4e00" <= c <= "\u9fff" or c.isalnum()]
+    return {a + b for a, b in zip(chars, chars[1:]) if not (a in _STOP_CHARS and b in _STOP_CHARS)}
+
+
+class ExtractiveAnswerer:
+    """Picks, trims and orders the answering sentences; abstains on weak evidence.
+
+    Args:
+        segmenter: the same word segmenter the BM25 index uses.
+        idf: weight of a query term (rarer terms matter more); uniform when None.
+        threshold: minimum coverage of the best sentence, else abstain.
+    """
+
+    def __init__(self, segmenter: Callable[[str], list[str]],
+                 idf: Callable[[str], float] | None = None,
+                 threshold: float = ABSTAIN_THRESHOLD, max_sentences: int = 3,
+                 max_chars: int = 320):
+        self.segmenter = segmenter
+        self.idf = idf or (lambda term: 1.0)
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.max_chars = max_chars
+        self._cache: OrderedDict[str, _Passage] = OrderedDict()
+
+    def __call__(self, question: str, hits: Sequence[Hit]) -> Answer:
+        candidates = self.score(question, hits)
+        evidence = self.evidence(question, hits, candidates)
+        if evidence < self.threshold:
+            return Answer(question, NOT_FOUND, True, (), tuple(hits),
+                          extra={"evidence": evidence})
+        chosen = self._select(candidates, hits, question_kinds(question))
+        return self._compose(question, hits, chosen, evidence)
+
+    def evidence(self, question: str, hits: Sequence[Hit],
+                 candidates: list["_Candidate"] | None = None) -> float:
+        """How well the passages answer the question: the best sentence's coverage, less
+        penalties for question terms and figures that no passage holds."""
+        return evidence_score(self.features(question, hits, candidates))
+
+    def features(self, question: str, hits: Sequence[Hit],
+                 candidates: list["_Candidate"] | None = None) -> "EvidenceFeatures":
+        """The parts of the evidence score, kept apart so eval/calibrate.py can fit them."""
+        if candidates is None:
+            candidates = self.score(question, hits)
+        if not candidates:
+            return EvidenceFeatures(0.0, 1.0, 0)
+        qkey = search_key(question)
+        # the passage of the best sentence must hold what the question names: terms
+        # spread over several passages are how an unanswerable question looks answered
+        best = hits[candidates[0].hit_index].chunk
+        context = best.key + search_key(best.heading)
+        terms = {t for t in self.segmenter(qkey) if t not in _FILLER and len(t) >= 2}
+        weights = {t: self.idf(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        missing = sum(w for t, w in weights.items() if t not in context) / total
+        figures = sum(1 for f in _QUESTION_FIGURE.findall(qkey) if f not in context)
+        return EvidenceFeatures(candidates[0].coverage, missing, figures)
+
+    def score(self, question: str, hits: Sequence[Hit], rank_prior: bool = True
+              ) -> list[_Candidate]:
+        """Every sentence of the passages, scored against the question, best first.
+
+        Coverage mixes question terms (weighted by idf) and character bigrams found in
+        the sentence; those found only elsewhere in its passage or heading count half.
+        """
+        qkey = search_key(question)
+        terms = {t for t in self.segmenter(qkey) if t not in _FILLER}
+        weights = {t: self.idf(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        qgrams = _bigrams(qkey)
+        kinds = question_kinds(question)
+        out = []
+        for i, hit in enumerate(hits):
+            passage = self._analyse(hit.chunk)
+            prior = 0.04 / (i + 1) if rank_prior else 0.0
+            for sent in passage.sentences:
+                term_cov = sum(w if t in sent.tokens else _CONTEXT * w if t in passage.tokens
+                               else 0.0 for t, w in weights.items()) / total
+                gram_cov = (sum(1.0 if g in sent.grams else _CONTEXT if g in passage.grams
+                                else 0.0 for g in qgrams) / len(qgrams)) if qgrams else 0.0
+                coverage = 0.6 * term_cov + 0.4 * gram_cov
+                bonus = _kind_bonus(kinds, sent.key) + prior
+                out.append(_Candidate(i, sent.start, sent.end, coverage + bonus, coverage))
+        out.sort(key=lambda c: (-c.score, c.hit_index, c.start))
+        return out
+
+    def passage_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
+        """Each passage's best sentence score: what the coverage reranker sorts by."""
+        best = [0.0] * len(hits)
+        for c in self.score(question, hits, rank_prior=False):
+            best[c.hit_index] = max(best[c.hit_index], c.score)
+        return best
+
+    def _analyse(self, chunk) -> "_Passage":
+        """A passage's sentences with their tokens and bigrams; cached by content, since
+        the same passages come back for question after question."""
+        cached = self._cache.get(chunk.id)
+        if cached is not None:
+            self._cache.move_to_end(chunk.id)
+            return cached
+        sentences = []
+        pos = 0
+        for line in chunk.text.split("\n"):
+            for s, e in sentence_spans(line):
+                key = search_key(line[s:e])
+                sentences.append(_Sentence(pos + s, pos + e, key, frozenset(self.segmenter(key)),
+                                           frozenset(_bigrams(key))))
+            pos += len(line) + 1
+        heading = search_key(chunk.heading)
+        passage = _Passage(tuple(sentences),
+                           frozenset(self.segmenter(chunk.key)) | frozenset(self.segmenter(heading)),
+                           frozenset(_bigrams(chunk.key + heading)))
+        self._cache[chunk.id] = passage
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return passage
+
+    def _select(self, candidates: list[_Candidate], hits: Sequence[Hit],
+                kinds: set[str]) -> list[_Candidate]:
+        """The best sentence, plus close runners-up that add something new."""
+        best = candidates[0]
+        chosen = [best]
+        used = len(hits[best.hit_index].chunk.text[best.start : best.end])
+        for c in candidates[1:]:
+            if len(chosen) >= self.max_sentences or c.score < 0.8 * best.score:
+                break
+            text = hits[c.hit_index].chunk.text[c.start : c.end]
+            if c.coverage < self.threshold or used + len(text) > self.max_chars:
+                continue
+            grams = _bigrams(search_key(text))
+            if any(_overlap(grams, hits[o.hit_index].chunk.text[o.start : o.end]) > 0.5
+                   for o in chosen):
+                continue
+            chosen.append(c)
+            used += len(text)
+        # a lead-in ("主要目标是：") says little without the sentence it introduces
+        lead = hits[best.hit_index].chunk.text[best.start : best.end]
+        if lead.endswith(("：", ":")) or len(lead) < 12 or "list" in kinds and lead.endswith("："):
+            following = _next_sentence(hits[best.hit_index].chunk.text, best.end)
+            if following and following[0] not in {c.start for c in chosen}:
+                chosen.append(_Candidate(best.hit_index, *following, best.score, best.coverage))
+        return sorted(chosen, key=lambda c: (c.hit_index, c.start))
+
+    def _compose(self, question: str, hits: Sequence[Hit], chosen: list[_Candidate],
+                 evidence: float) -> Answer:
+        """The answer text with [n] markers; citations numbered by first use."""
+        simplify = not is_traditional(question)
+        markers: dict[int, int] = {}
+        quotes: dict[int, list[str]] = {}
+        parts = []
+        for c in chosen:
+            text = hits[c.hit_index].chunk.text
+            s, e = _narrow(text, c.start, c.end, self.segmenter, question)
+            quote = text[s:e]
+            n = markers.setdefault(c.hit_index, len(markers) + 1)
+            quotes.setdefault(c.hit_index, []).append(quote)
+            shown = to_simplified(quote) if simplify else quote
+            parts.append(f"{shown}[{n}]")
+        citations = tuple(Citation(n, hits[i], tuple(quotes[i])) for i, n in markers.items())
+        return Answer(question, "".join(parts), False, citations, tuple(hits),
+                      extra={"evidence": evidence})
+
+
+def _kind_bonus(kinds: set[str], key: str) -> float:
+    bonus = 0.0
+    if "number" in kinds and _FIGURE.search(key):
+        bonus += 0.12
+    if "list" in kinds and len(_LIST.findall(key)) >= 2:
+        bonus += 0.08
+    if "definition" in kinds and _DEFINES.search(key):
+        bonus += 0.1
+    return bonus
+
+
+def _overlap(grams: set[str], other: str) -> float:
+    o = _bigrams(search_key(other))
+    return len(grams & o) / (min(len(grams), len(o)) or 1)
+
+
+def _next_sentence(text: str, end: int) -> tuple[int, int] | None:
+    """The sentence right after `end` in the same paragraph, if any."""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    for s, e in sentence_spans(text[end:line_end]):
+        return end + s, end + e
+    return None
+
+
+def _narrow(text: str, start: int, end: int, segmenter, question: str) -> tuple[int, int]:
+    """A long sentence cut down to its run of clauses that best covers the question,
+    so the answer stays readable; still a contiguous quote of the passage."""
+    if end - start <= _MAX_QUOTE:
+        return start, end
+    terms = {t for t in segmenter(search_key(question)) if t not in _FILLER}
+    clauses = [(start + m.start(), start + m.end()) for m in _CLAUSE.finditer(text[start:end])]
+    hits = [len(terms & set(segmenter(search_key(text[s:e])))) for s, e in clauses]
+    best, best_span = -1, (start, start + _MAX_QUOTE)
+    for i in range(len(clauses)):
+        total = 0
+        for j in range(i, len(clauses)):
+            if clauses[j][1] - clauses[i][0] > _MAX_QUOTE:
+                break
+            total += hits[j]
+            if total > best:
+                best, best_span = total, (clauses[i][0], clauses[j][1])
+    s, e = best_span
+    return s, e

@@ -1,0 +1,86 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank."""
+
+from collections.abc import Callable
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from index.index import ZhiceIndex
+from ingest.normalize import search_key
+
+from .types import Hit
+
+RRF_K = 60  # the constant of Cormack et al.; ranks past ~60 barely count
+
+
+class HybridRetriever:
+    """`retrieve(question, k) -> list[Hit]`, best first.
+
+    The question is normalised like the chunks (NFKC, traditional to simplified), so a
+    simplified question finds a traditional passage. Each retriever contributes
+    `weight / (RRF_K + rank)` for its top `candidates`.
+
+    >>> HybridRetriever(index).retrieve("示范区有多少个？", k=5)
+    """
+
+    def __init__(self, index: ZhiceIndex, candidates: int = 50,
+                 dense_weight: float = 1.0, bm25_weight: float = 1.0,
+                 reranker: Callable[[str, list[Hit]], list[Hit]] | None = None,
+                 rerank_depth: int = 20):
+        self.index = index
+        self.candidates = candidates
+        self.weights = {"dense": dense_weight, "bm25": bm25_weight}
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
+
+    def retrieve(self, question: str, k: int) -> list[Hit]:
+        if k <= 0:
+            raise ValueError(f"k must be greater than 0. Currently, k is {k}")
+        key = search_key(question)
+        n = max(self.candidates, k)
+        ranked = {
+            "dense": self.index.dense_search(key, n) if self.weights["dense"] else [],
+            "bm25": self.index.bm25_search(key, n) if self.weights["bm25"] else [],
+        }
+        fused: dict[int, float] = {}
+        ranks: dict[str, dict[int, tuple[int, float]]] = {}
+        for name, results in ranked.items():
+            ranks[name] = {cid: (rank, score) for rank, (cid, score) in enumerate(results, 1)}
+            for rank, (cid, _) in enumerate(results, 1):
+                fused[cid] = fused.get(cid, 0.0) + self.weights[name] / (RRF_K + rank)
+        depth = max(k, self.rerank_depth) if self.reranker else k
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:depth]
+        chunks = self.index.chunks([cid for cid, _ in best])
+        hits = []
+        for cid, score in best:
+            if cid not in chunks:
+                continue  # removed since the search (a concurrent ingest)
+            d, b = ranks["dense"].get(cid), ranks["bm25"].get(cid)
+            hits.append(Hit(cid, chunks[cid].chunk, score,
+                            d[0] if d else None, b[0] if b else None,
+                            d[1] if d else None, b[1] if b else None))
+        if self.reranker:
+            hits = self.reranker(question, hits)
+        return hits[:k]
+
+
+class ZhiceRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain retriever, for use in any LangChain chain."""
+
+    retrieve_fn: Callable[[str, int], list[Hit]]
+    k: int = 5
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [hit_to_document(h) for h in self.retrieve_fn(query, self.k)]
+
+
+def hit_to_document(hit: Hit) -> Document:
+    """A Hit as a LangChain Document: passage text plus where it came from."""
+    c = hit.chunk
+    return Document(
+        page_content=c.text,
+        metadata={"id": hit.id, "source": c.source, "title": c.title, "heading": c.heading,
+                  "start": c.start, "end": c.end, "page": c.page, "score": hit.score},
+    )

@@ -1,0 +1,71 @@
+"""What flows from a question to a cited answer: one frozen dataclass each."""
+
+from dataclasses import dataclass, field
+
+from ingest.types import Chunk
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage: fused score and the ranks it had in each retriever."""
+
+    id: int
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer sentence rests on; `quote` is the sentence as it stands in
+    the passage (original script), at `quote_start` in the passage text."""
+
+    marker: int
+    hit: Hit
+    quotes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        c = self.hit.chunk
+        return {
+            "marker": self.marker, "source": c.source, "title": c.title, "heading": c.heading,
+            "text": c.text, "start": c.start, "end": c.end, "page": c.page,
+            "quotes": list(self.quotes),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of one question (INTERFACES.md, result object)."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    retrieved: tuple[Hit, ...]
+    searched: str = ""  # the question actually searched, when it differs from `question`
+    unsupported: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    id: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        out = {
+            "id": self.id, "question": self.question, "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [
+                {"rank": rank, "source": h.chunk.source, "title": h.chunk.title,
+                 "heading": h.chunk.heading, "text": h.chunk.text, "score": round(h.score, 6),
+                 "start": h.chunk.start, "end": h.chunk.end}
+                for rank, h in enumerate(self.retrieved, 1)
+            ],
+            "latency_ms": round(self.latency_ms, 2),
+        }
+        if self.searched and self.searched != self.question:
+            out["searched_question"] = self.searched
+        if self.unsupported:
+            out["unsupported"] = list(self.unsupported)
+        return out
