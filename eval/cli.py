@@ -9,8 +9,9 @@ from pathlib import Path
 from assistant.chain import Assistant
 from assistant.cli_index import add_embedder_argument, add_index_argument, index_dir
 
-from .dataset import BUNDLED_DATASET, check_evidence, load_dataset
+from .dataset import BUNDLED_DATASET, load_dataset
 from .metrics import summarize
+from .run import check_against_index, run_questions
 
 # The summary lines, in order, with how each is shown.
 SUMMARY = (
@@ -35,10 +36,8 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     questions = load_dataset(args.dataset)
     with Assistant.open(index_dir(args), embedder=args.embedder) as assistant:
-        store = assistant.index.store
-        check_evidence(questions, {f.source: store.file_text(f.source) or ""
-                                   for f in store.files()}, args.dataset.name)
-        results = [assistant.ask(q.question, k=args.k, id=q.id).to_dict() for q in questions]
+        check_against_index(assistant, questions, args.dataset.name)
+        results = run_questions(assistant, questions, args.k)
     if args.results:
         write_jsonl(args.results, results)
     metrics = summarize(questions, results)

@@ -10,6 +10,9 @@ from .split import heading_level, split
 from .types import Chunk, LoadedDocument
 
 _TITLE_MAX = 60
+# A sentence longer than this is cut at a comma: 600 at the default size of 400, and
+# half as much again as a larger size, so any size the CLI accepts (up to 4000) works.
+_MAX_SIZE = 600
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def chunk_document(doc: LoadedDocument, size: int = 400, overlap: int = 80) -> C
     )
     cleaned = drop_lines(cleaned, [f.duplicate for f in folds])
     chunks = []
-    for ordinal, span in enumerate(split(cleaned.text, size=size, overlap=overlap)):
+    max_size = max(_MAX_SIZE, size * 3 // 2)
+    for ordinal, span in enumerate(split(cleaned.text, size, overlap, max_size)):
         text = cleaned.text[span.start : span.end]
         start, end = cleaned.source_span(span.start, span.end)
         chunks.append(

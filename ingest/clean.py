@@ -23,12 +23,16 @@ _JUNK_LINES = (
     re.compile(r"^.{0,40}图源\s*[:：].{0,40}$"),  # image credit
     re.compile(r"^.{0,40}(图片来源|摄影|供图)\s*[:：/].{0,40}$"),
     re.compile(r"^本文标签\s*[:：]"),  # tag line
-    re.compile(r"^(本版编辑|责任编辑|编辑)\s*[:：]?\s*\S.{0,80}$"),  # editor footer
+    # editor footer; a bare 编辑 needs a separator, or "编辑出版年鉴。" would go too
+    re.compile(r"^((本版|责任)编辑\s*[:：]?|编辑\s*[:：]|编辑\s)\s*\S.{0,80}$"),
 )
 
 # A line ending in one of these ends a paragraph; anything else may be a wrapped line.
 # U+FFFD ends a paragraph too: in extracted text it marks where a paragraph was cut off.
-_PARAGRAPH_END = "。！？；：!?;:…”」』）)】\ufffd"
+_PARAGRAPH_END = "。！？；：!?;:…）)】\ufffd"
+# A closing quote ends one only after a sentence end (“……。”); after a word it is
+# inside the sentence: 集中作好“高、新、轻、绿” / 四篇文章 is one sentence.
+_CLOSING_QUOTES = "”」』"
 # Without a measured wrap width, only a line longer than any heading can be wrapped.
 _LONG_LINE = 80
 _ZERO_WIDTH = "\ufeff\u200b\u200c\u200d\u2060\ufffd"  # U+FFFD marks truncated text here
@@ -111,6 +115,12 @@ def clean(text: str) -> Cleaned:
             start += 1
         while end > start and text[end - 1] in _SPACE:
             end -= 1
+        if (
+            start < end
+            and text[start] in _STRAY_LEAD
+            and _STARTS_BLOCK.match(text[start + 1 : end])
+        ):
+            start += 1  # "?(一) 标题": an unmapped glyph before a heading
         if start < end and not _is_junk(text[start:end], seen_short):
             lines.append((start, end))
 
@@ -119,12 +129,12 @@ def clean(text: str) -> Cleaned:
 
     widths = [_width(text[s:e]) for s, e in lines]
     wrap = _wrap_width(
-        [w for (s, e), w in zip(lines, widths) if _may_wrap(text, s, e)]
+        [w for (s, e), w in zip(lines, widths, strict=True) if _may_wrap(text, s, e)]
     )
     out_chars: list[str] = []
     out_offsets: list[int] = []
     for i, (start, end) in enumerate(lines):
-        if i and not _joins(text, lines[i - 1], widths[i - 1], wrap, start):
+        if i and not _joins(text, lines[i - 1], widths[i - 1], wrap, (start, end)):
             out_chars.append("\n")
             out_offsets.append(lines[i - 1][1])  # the newline after the previous line
         idx = np.flatnonzero(keep[start:end]) + start
@@ -169,18 +179,31 @@ def _may_wrap(text: str, start: int, end: int) -> bool:
     """A line that may continue on the next: unterminated, and not a heading."""
     if text[end - 1] in _PARAGRAPH_END or text[start] == "#":
         return False
+    if text[end - 1] in _CLOSING_QUOTES:
+        body = text[start:end].rstrip(_CLOSING_QUOTES)
+        if body and body[-1] in _PARAGRAPH_END:
+            return False
     heading_like = _STARTS_BLOCK.match(text[start : start + 8])
     return not heading_like or _width(text[start:end]) >= _LONG_LINE
 
 
-def _joins(text: str, prev: tuple[int, int], prev_width: int, wrap: int | None, start: int) -> bool:
-    """Whether the line starting at `start` continues the sentence of `prev`."""
+def _joins(
+    text: str, prev: tuple[int, int], prev_width: int, wrap: int | None, line: tuple[int, int]
+) -> bool:
+    """Whether `line` continues the sentence of `prev`."""
     limit = wrap * 0.85 if wrap else _LONG_LINE
     if not _may_wrap(text, *prev) or prev_width < limit:
         return False
-    nxt = text[start : start + 8]
-    return not (nxt.startswith("#") or _STARTS_BLOCK.match(nxt))
+    nxt = text[line[0] : line[0] + 8]
+    if nxt.startswith("#") or _STARTS_BLOCK.match(nxt):
+        return False
+    # A short line without punctuation is a title ("序 言"), not the end of a sentence
+    # cut off on the line before (002's garbled preface ends mid-word just above it).
+    return not _SHORT_TITLE.fullmatch(text, *line)
 
+
+_STRAY_LEAD = "?？"
+_SHORT_TITLE = re.compile(r"[^，,。！？；;!?：:、“”\"]{1,16}")
 
 # "## 标题" keeps its space (it is how loaders render headings); "> " is dropped.
 _MARKDOWN_MARKER = re.compile(r"#{1,6} |> ?")

@@ -70,7 +70,10 @@ def near_duplicate_paragraphs(text: str, keys: list[str] | None = None) -> list[
         spans.append((pos, pos + len(line)))
         pos += len(line) + 1
     keys = keys or [text[s:e] for s, e in spans]
-    sets = [shingles(k) if e - s >= MIN_PARAGRAPH else frozenset() for k, (s, e) in zip(keys, spans)]
+    sets = [
+        shingles(k) if e - s >= MIN_PARAGRAPH else frozenset()
+        for k, (s, e) in zip(keys, spans, strict=True)
+    ]
 
     postings: dict[str, list[int]] = defaultdict(list)
     for i, sh in enumerate(sets):

@@ -28,7 +28,8 @@ _IMPLICIT_LEVEL = 20
 _ARTICLE = re.compile(r"^(第[一二三四五六七八九十百零\d]+条)\s*")
 
 # A sentence ends after 。！？；! ? ; or …… plus any closing quotes or brackets.
-_SENTENCE_END = re.compile(r"(?:[。！？；!?;]|…{1,2}|\.(?=\s|$))[”’」』）)\]】\"']*")
+_SENTENCE_END = re.compile(r"(?:[。！？；!?;]|…{1,2}|\.(?=\s|$))[”’」』）)\]】]*")
+_CLOSERS = "”’」』）)]】"
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,24 @@ def sentences(text: str) -> list[Sentence]:
         article = _ARTICLE.match(line)
         if article:
             path = f"{path} > {article.group(1)}" if path else article.group(1)
-        for s, e in _sentence_spans(line):
+        for s, e in sentence_spans(line):
             out.append(Sentence(start + s, start + e, path, number))
     return out
 
 
-def _sentence_spans(line: str) -> list[tuple[int, int]]:
+def sentence_spans(line: str) -> list[tuple[int, int]]:
     """Split one paragraph into sentences, trimming surrounding spaces."""
     spans, begin = [], 0
     for m in _SENTENCE_END.finditer(line):
-        spans.append((begin, m.end()))
-        begin = m.end()
+        end = m.end()
+        # A straight quote after the end closes the sentence only while one is open:
+        # in 突出贡献。"十四五"规划 it opens the next sentence.
+        while end < len(line) and (
+            line[end] in _CLOSERS or line[end] in "\"'" and line.count(line[end], 0, end) % 2
+        ):
+            end += 1
+        spans.append((begin, end))
+        begin = end
     if begin < len(line):
         spans.append((begin, len(line)))
     out = []
