@@ -108,8 +108,13 @@ class _Progress:
     def __enter__(self) -> "_Progress":
         if sys.stderr.isatty() and self.total:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self._bar = Progress(
                 TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),

@@ -85,7 +85,7 @@ def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = Non
     files, failures = collect(paths)
     summary = IngestSummary(failures=failures)
     with index.writing():
-        for path, source, result in _each(index, files, summary, size, overlap):
+        for _path, source, result in _each(index, files, summary, size, overlap):
             if progress:
                 progress(source, result)
     summary.seconds = time.perf_counter() - started

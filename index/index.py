@@ -23,7 +23,14 @@ from ingest.types import Chunk
 
 from .bm25 import Bm25FormatError, Bm25Index
 from .dense import FaissIndex
-from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .embedders import (
+    DEFAULT_EMBEDDER,
+    E5SmallEmbedder,
+    Embedder,
+    FakeEmbedder,
+    SentenceTransformerEmbedder,
+    make_embedder,
+)
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from .segment import ChineseSegmenter
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
@@ -68,6 +75,7 @@ class ZhiceIndex:
         self.bm25 = bm25
         self.segmenter = segmenter
         self._dirty = False
+        self._generation = -1  # the SQLite generation FAISS and BM25 in memory show
 
     # opening ------------------------------------------------------------------------
     @classmethod
@@ -81,14 +89,29 @@ class ZhiceIndex:
         """
         directory = Path(directory)
         db_path = directory / DB_FILE
-        if not db_path.exists():
+        not_found = IndexNotFoundError(
+            f"no index at {directory}; build one with: zhice ingest PATH --index {directory}"
+        )
+        if directory.exists() and not directory.is_dir():
+            raise IndexNotFoundError(
+                f"{directory} is a file, not an index folder; use another --index DIR"
+            )
+        new = not db_path.exists()
+        if new:
             if not create:
+                raise not_found
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
                 raise IndexNotFoundError(
-                    f"no index at {directory}; build one with: zhice ingest PATH --index {directory}"
-                )
-            directory.mkdir(parents=True, exist_ok=True)
+                    f"cannot create an index at {directory} ({e.strerror}); use another --index DIR"
+                ) from e
         store = Store(db_path).open()
         try:
+            # A database without a recorded embedder is what a failed or killed create
+            # leaves behind: not an index yet, and not one to adopt whatever opens it.
+            if "embedder" not in store.meta() and not create:
+                raise not_found
             emb = _resolve_embedder(store, embedder, directory)
             emb.load()
             meta = store.meta()
@@ -108,6 +131,9 @@ class ZhiceIndex:
             return index
         except BaseException:
             store.close()
+            if new:  # a typo in --embedder must not leave a half-made index behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             raise
 
     def close(self) -> None:
@@ -124,8 +150,21 @@ class ZhiceIndex:
         gen = self.store.generation()
         dense_gen = _read_json(self.directory / DENSE_META).get("generation")
         bm25_gen = self.bm25.meta.get("generation") if self.bm25.meta else None
-        if dense_gen == gen and bm25_gen == gen:
+        # The sizes too: a lost or unreadable dense.faiss loads as an empty index while
+        # dense.json still names the current generation.
+        if (dense_gen == gen and bm25_gen == gen
+                and len(self.dense) == len(self.bm25) == self.store.chunk_count()):
+            self._generation = gen
             return
+        self._catch_up(gen)
+        self.save()
+
+    def _catch_up(self, gen: int) -> None:
+        """Make FAISS and BM25 in memory hold exactly SQLite's chunks, by id.
+
+        `gen` is read before the chunks: if a writer commits in between, the stores are
+        stamped older than what they show and the next open checks them again.
+        """
         truth = set(self.store.chunk_ids().tolist())
         in_dense = set(self.dense.ids().tolist())
         self.dense.remove(in_dense - truth)
@@ -135,8 +174,8 @@ class ZhiceIndex:
         self.bm25.remove(in_bm25 - truth)
         missing = self.store.tokens(sorted(truth - in_bm25))
         self.bm25.add_tokens(list(missing), list(missing.values()))
+        self._generation = gen
         self._dirty = True
-        self.save()
 
     # writing ------------------------------------------------------------------------
     @contextmanager
@@ -150,6 +189,11 @@ class ZhiceIndex:
                     f"another zhice process is writing to {self.directory}; wait for it to finish"
                 ) from None
             try:
+                # Another writer may have committed since this index was opened: without
+                # its chunks in memory, the next save() would drop them from FAISS and BM25.
+                gen = self.store.generation()
+                if gen != self._generation:
+                    self._catch_up(gen)
                 yield
             finally:
                 self.save()
@@ -184,8 +228,8 @@ class ZhiceIndex:
                                             canonical if canonical else ids_by_hash[chunk.id])
             for para in doc.folded:
                 self.store.insert_duplicate(db, "paragraph", _folded_chunk(doc, para), None)
-            self.store.bump_generation(db)
-        self._apply(removed, added)
+            gen = self.store.bump_generation(db)
+        self._apply(removed, added, gen)
         return AddResult(doc.source, "updated" if previous else "added", len(fresh),
                          len(dups) + len(doc.folded), len(fresh))
 
@@ -196,8 +240,8 @@ class ZhiceIndex:
         added: list[tuple[int, list[str], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, source, added)
-            self.store.bump_generation(db)
-        self._apply(removed, added)
+            gen = self.store.bump_generation(db)
+        self._apply(removed, added, gen)
         return True
 
     def _delete(self, db, source: str, promoted: list) -> list[int]:
@@ -244,7 +288,8 @@ class ZhiceIndex:
                 dups.append((chunk, canonical))
         return fresh, dups
 
-    def _apply(self, removed: list[int], added: list[tuple[int, list[str], np.ndarray]]) -> None:
+    def _apply(self, removed: list[int], added: list[tuple[int, list[str], np.ndarray]],
+               gen: int) -> None:
         """Mirror a committed transaction in FAISS and BM25 (in memory until save())."""
         self.dense.remove(removed)
         self.bm25.remove(removed)
@@ -252,15 +297,17 @@ class ZhiceIndex:
             ids = np.asarray([a[0] for a in added], np.int64)
             self.dense.add(ids, np.vstack([a[2] for a in added]))
             self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
+        self._generation = gen
         self._dirty = True
 
     def save(self) -> None:
         """Write FAISS and BM25 atomically, each stamped with the generation it shows."""
         if not self._dirty:
             return
-        gen = self.store.generation()
+        gen = self._generation
         self.dense.save(self.directory / DENSE_FILE)
-        _write_json(self.directory / DENSE_META, {"generation": gen, "embedder": self.embedder.name})
+        _write_json(self.directory / DENSE_META,
+                    {"generation": gen, "embedder": self.embedder.name})
         self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
         self._dirty = False
 
@@ -284,9 +331,19 @@ class ZhiceIndex:
 
 
 def _spec_of(embedder: str | Embedder | None) -> str:
+    """The spec recorded for a later open without --embedder: make_embedder must
+    take it back (an Embedder's `name` is the model's, not a spec)."""
     if embedder is None:
         return DEFAULT_EMBEDDER
-    return embedder if isinstance(embedder, str) else embedder.name
+    if isinstance(embedder, str):
+        return embedder
+    if isinstance(embedder, FakeEmbedder):
+        return f"fake:{embedder.dim}"
+    if isinstance(embedder, E5SmallEmbedder):
+        return "e5-small"
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        return f"st:{embedder.model}"
+    return embedder.name
 
 
 def _resolve_embedder(store: Store, wanted: str | Embedder | None, directory: Path) -> Embedder:

@@ -222,6 +222,9 @@ class Store:
                                                   end, page, titles.get(source, ""), h))
         return out
 
+    def chunk_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
     def chunk_ids(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks")), np.int64)
 
