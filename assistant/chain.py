@@ -1,12 +1,16 @@
 """The path from question to checked answer, as one LangChain Runnable.
 
-    validate | retrieve | answer | check
+    validate | rewrite | retrieve | answer | check
+
+In llm mode the answer step is the chat model's (assistant/llm.py: prompt, model,
+parse, check, with the extractive answer as the fallback).
 
 The CLI, the eval command and the web UI all invoke the same object, built here.
 """
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from index.index import ZhiceIndex
 from .check import check_answer
 from .errors import BadQuestionError
 from .extractive import NOT_FOUND, ExtractiveAnswerer
+from .followup import needs_context, standalone
 from .rerank import CoverageReranker
 from .retrieve import HybridRetriever
 from .types import Answer
@@ -38,8 +43,18 @@ def validate(question: str) -> str:
     return q
 
 
-def build_chain(retriever: HybridRetriever, answerer: ExtractiveAnswerer) -> Runnable:
-    """`chain.invoke({"question": ..., "k": 5})` -> checked `Answer`."""
+Rewriter = Callable[[str, list[str]], str]
+
+
+def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = standalone
+                ) -> tuple[Runnable, Runnable]:
+    """The two halves of the chain: `prepare` (validate | rewrite | retrieve) takes
+    `{"question", "k", "history", "id"}` to the retrieved passages, `finish`
+    (answer | check) to the checked `Answer`; `prepare | finish` is the whole chain.
+
+    `history` holds the earlier questions of the conversation as they were searched
+    (newest last); a follow-up is rewritten into a standalone question from them.
+    """
 
     def _validate(inp: dict) -> dict:
         k = inp.get("k", 5)
@@ -47,20 +62,31 @@ def build_chain(retriever: HybridRetriever, answerer: ExtractiveAnswerer) -> Run
             raise BadQuestionError(f"k must be between 1 and 50; got {k!r}")
         return {**inp, "question": validate(inp["question"]), "k": k}
 
+    def _rewrite(inp: dict) -> dict:
+        return {**inp, "searched": rewriter(inp["question"], list(inp.get("history") or []))}
+
     def _retrieve(inp: dict) -> dict:
-        searched = inp.get("searched") or inp["question"]
-        return {**inp, "hits": retriever.retrieve(searched, max(inp["k"], RETRIEVED))}
+        return {**inp, "hits": retriever.retrieve(inp["searched"], max(inp["k"], RETRIEVED))}
 
     def _answer(inp: dict) -> Answer:
-        hits = inp["hits"]
-        answer = answerer(inp.get("searched") or inp["question"], hits[: inp["k"]])
-        return replace(answer, question=inp["question"], retrieved=tuple(hits),
-                       searched=inp.get("searched") or inp["question"], id=inp.get("id"))
+        return finish_answer(answerer(inp["searched"], inp["hits"][: inp["k"]]), inp)
 
-    return (RunnableLambda(_validate, name="validate")
-            | RunnableLambda(_retrieve, name="retrieve")
-            | RunnableLambda(_answer, name="answer")
-            | RunnableLambda(lambda a: check_answer(a, NOT_FOUND), name="check"))
+    prepare = (RunnableLambda(_validate, name="validate")
+               | RunnableLambda(_rewrite, name="rewrite")
+               | RunnableLambda(_retrieve, name="retrieve"))
+    finish = (RunnableLambda(_answer, name="answer")
+              | RunnableLambda(lambda a: check_answer(a, NOT_FOUND), name="check"))
+    return prepare, finish
+
+
+def finish_answer(answer: Answer, inp: dict) -> Answer:
+    """An answerer's Answer with the question as typed, what was searched, all the
+    retrieved passages and the question's id."""
+    return replace(answer, question=inp["question"], retrieved=tuple(inp["hits"]),
+                   searched=inp["searched"], id=inp.get("id"))
+
+
+MODES = ("extractive", "llm")
 
 
 class Assistant:
@@ -70,26 +96,78 @@ class Assistant:
     ...     print(assistant.ask("示范区有多少个？").answer)
     """
 
-    def __init__(self, index: ZhiceIndex, chain: Runnable, retriever: HybridRetriever,
-                 answerer: ExtractiveAnswerer):
+    def __init__(self, index: ZhiceIndex, prepare: Runnable, finish: Runnable,
+                 retriever: HybridRetriever, answerer: ExtractiveAnswerer, generator=None,
+                 mode: str = "extractive"):
         self.index = index
-        self.chain = chain
+        self.prepare = prepare
+        self.finish = finish
+        self.chain = prepare | finish
         self.retriever = retriever
         self.answerer = answerer
+        self.generator = generator  # the LlmAnswerer in llm mode
+        self.mode = mode
 
     @classmethod
-    def open(cls, directory: Path, embedder: str | None = None, **retriever_options) -> "Assistant":
-        index = ZhiceIndex.open(directory, embedder=embedder)
-        answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
-        retriever_options.setdefault("reranker", CoverageReranker(answerer.passage_scores))
-        retriever = HybridRetriever(index, **retriever_options)
-        return cls(index, build_chain(retriever, answerer), retriever, answerer)
+    def open(cls, directory: Path, embedder: str | None = None, mode: str = "extractive",
+             llm=None, **retriever_options) -> "Assistant":
+        """Open the index and build the chain. `mode` is one of MODES; in "llm" mode
+        `llm` is an LlmConfig (default: from the environment)."""
+        if mode not in MODES:
+            raise BadQuestionError(f"unknown answer mode {mode!r}; choose one of {', '.join(MODES)}")
+        generator, rewriter = None, standalone
+        if mode == "llm":
+            from .llm import LlmAnswerer, LlmConfig, make_chat_model, rewrite_with_model
 
-    def ask(self, question: str, k: int = 5, id: str | None = None) -> Answer:
-        """Answer one question; latency excludes model loading (done in open())."""
+            config = llm or LlmConfig.from_env()
+            model = make_chat_model(config)
+            if hasattr(model, "load"):
+                model.load()
+
+            def rewriter(question: str, history: list[str]) -> str:
+                if not needs_context(question, history):
+                    return question
+                return rewrite_with_model(model, question, history)
+
+        index = ZhiceIndex.open(directory, embedder=embedder)
+        try:
+            answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
+            if mode == "llm":
+                generator = LlmAnswerer(model, answerer)
+            retriever_options.setdefault("reranker", CoverageReranker(answerer.passage_scores))
+            retriever = HybridRetriever(index, **retriever_options)
+            prepare, finish = build_chain(retriever, generator or answerer, rewriter)
+        except BaseException:
+            index.close()
+            raise
+        return cls(index, prepare, finish, retriever, answerer, generator, mode)
+
+    def ask(self, question: str, k: int = 5, id: str | None = None,
+            history: list[str] | None = None) -> Answer:
+        """Answer one question (a follow-up of `history`, if given); latency excludes
+        model loading (done in open())."""
         started = time.perf_counter()
-        answer = self.chain.invoke({"question": question, "k": k, "id": id})
+        answer = self.chain.invoke({"question": question, "k": k, "id": id,
+                                    "history": history or []})
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def stream(self, question: str, k: int = 5, id: str | None = None,
+               history: list[str] | None = None) -> Iterator[str | Answer]:
+        """Like `ask`, but yields the answer text as the model writes it (llm mode),
+        then the checked Answer; in extractive mode just the Answer."""
+        started = time.perf_counter()
+        inp = self.prepare.invoke({"question": question, "k": k, "id": id,
+                                   "history": history or []})
+        if self.generator is None:
+            answer = self.finish.invoke(inp)
+        else:
+            answer = None
+            for event in self.generator.stream(inp["searched"], inp["hits"][:k]):
+                if isinstance(event, Answer):
+                    answer = finish_answer(event, inp)
+                else:
+                    yield event
+        yield replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
         self.index.close()

@@ -12,23 +12,37 @@ from ingest.normalize import match_key
 
 from .types import Answer
 
-_MARKERS = re.compile(r"((?:\s*\[\d+\])+)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Lexical support for a sentence that is not a verbatim quote: this share of its
 # character bigrams must occur in the cited passage, and every figure in it too.
 SUPPORT_OVERLAP = 0.6
 
 
+_MARKER_GROUP = re.compile(r"((?:\s*\[\d+\])+)")
+_SENTENCE = re.compile(r"[^。！？；!?;]+(?:[。！？；!?;]+[”’」』）)]*|$)")
+_LEADING_PUNCTUATION = re.compile(r"^[\s。！？；!?;，,、：:”’」』）)]+")
+
+
 def claims(text: str) -> list[tuple[str, list[int]]]:
-    """An answer split into (sentence, markers that follow it); text with no marker
-    after it is a claim with no markers."""
-    out = []
-    parts = _MARKERS.split(text)
+    """An answer split into sentences, each with the markers that close it. Markers
+    close every sentence since the previous marker group ("甲。乙[1]" cites [1] for
+    both); punctuation right after a marker stays with its sentence ("句子[1]。")."""
+    out: list[tuple[str, list[int]]] = []
+    parts = _MARKER_GROUP.split(text)
     for i in range(0, len(parts), 2):
-        sentence = parts[i]
+        segment = parts[i]
         markers = [int(m) for m in re.findall(r"\d+", parts[i + 1])] if i + 1 < len(parts) else []
-        if sentence.strip() or markers:
-            out.append((sentence, markers))
+        lead = _LEADING_PUNCTUATION.match(segment)
+        if lead and out:
+            out[-1] = (out[-1][0] + lead.group(0).strip(), out[-1][1])
+            segment = segment[lead.end():]
+        if not segment.strip():
+            if out:
+                out[-1][1].extend(markers)
+            continue
+        for sentence in _SENTENCE.findall(segment):
+            if sentence.strip():
+                out.append((sentence.strip(), list(markers)))
     return out
 
 

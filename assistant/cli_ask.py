@@ -2,8 +2,9 @@
 
 import argparse
 import json
+import sys
 
-from .chain import Assistant
+from .chain import MODES, Assistant
 from .cli_index import add_embedder_argument, add_index_argument, index_dir
 from .types import Answer
 
@@ -16,11 +17,37 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     add_embedder_argument(p)
     p.add_argument("-k", type=int, default=5, metavar="N", help="passages to answer from (default 5)")
     p.add_argument("--json", action="store_true", help="print the result object as one JSON line")
+    add_mode_arguments(p)
+
+
+def add_mode_arguments(p: argparse.ArgumentParser) -> None:
+    """--mode and the chat model's settings (flags win over ZHICE_LLM_* variables)."""
+    p.add_argument("--mode", choices=MODES, default="extractive",
+                   help="extractive (default, no model) or llm (a chat model writes the answer)")
+    p.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint "
+                   "($ZHICE_LLM_BASE_URL), e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--llm-model", metavar="NAME", help="model name ($ZHICE_LLM_MODEL)")
+    p.add_argument("--llm-api-key", metavar="KEY", help="API key ($ZHICE_LLM_API_KEY)")
+    p.add_argument("--llm-gguf", metavar="FILE", help="local GGUF model ($ZHICE_LLM_GGUF)")
+
+
+def open_assistant(args: argparse.Namespace) -> Assistant:
+    """The assistant the arguments ask for: index, embedder, answer mode."""
+    llm = None
+    if args.mode == "llm":
+        from .llm import LlmConfig
+
+        llm = LlmConfig.from_env(base_url=args.llm_base_url, model=args.llm_model,
+                                 api_key=args.llm_api_key, gguf=args.llm_gguf)
+    return Assistant.open(index_dir(args), embedder=args.embedder, mode=args.mode, llm=llm)
 
 
 def run(args: argparse.Namespace) -> int:
-    with Assistant.open(index_dir(args), embedder=args.embedder) as assistant:
+    with open_assistant(args) as assistant:
         answer = assistant.ask(args.question, k=args.k)
+    note = answer.extra.get("llm_note")
+    if note:
+        print(f"zhice: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -38,6 +65,11 @@ def render(answer: Answer) -> str:
             lines.append(f"  {rank}. {c.title} · {c.source}" + (f" · {c.heading}" if c.heading else ""))
             lines.append(f"     {_one_line(c.text, 120)}")
         return "\n".join(lines)
+    if answer.searched and answer.searched != answer.question:
+        lines.insert(0, f"（检索：{answer.searched}）")
+    if answer.unsupported:
+        lines.append("已删除没有出处支持的句子：" + " / ".join(answer.unsupported))
+        lines.append("")
     lines.append("来源：")
     for citation in answer.citations:
         c = citation.hit.chunk

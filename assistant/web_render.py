@@ -1,0 +1,185 @@
+"""HTML for the web UI: answers, the sources panel, a passage in its document.
+
+Everything that comes from a document or a user is `html.escape`d here and nowhere
+else, so a document holding `<script>` shows as text. Pure functions of `Answer`s:
+the tests call them without a server.
+"""
+
+import re
+from html import escape
+
+from index.store import FileRecord
+
+from .types import Answer, Citation, Hit
+
+CLOSEST = 3  # passages shown in full when the documents do not answer
+CONTEXT_CHARS = 60_000  # document text shown on each side of a passage in the viewer
+_MARKER = re.compile(r"\[(\d+)\]")
+
+EMPTY_SOURCES = (
+    '<div class="zc-empty">提问后，这里列出答案所依据的原文段落：点击答案中的 '
+    '<span class="zc-cite-demo">[1]</span> 跳到对应来源，点击“在原文中查看”看它在文档中的位置。'
+    "</div>"
+)
+
+
+def question_html(question: str) -> str:
+    """A user's question as a chat message: text, never markup."""
+    return f'<div class="zc-question">{_lines(question)}</div>'
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """The answer as a chat message, each `[n]` a link to its source in the panel.
+
+    Kept on one HTML block without blank lines, so the chat's Markdown renderer
+    leaves the (escaped) text alone.
+    """
+    parts = []
+    if answer.searched and answer.searched != answer.question:
+        parts.append(f'<div class="zc-searched">检索：{escape(answer.searched)}</div>')
+    if answer.abstained:
+        parts.append(
+            f'<div class="zc-abstain"><strong>{escape(answer.answer)}</strong>'
+            "<br>已检索的文档里没有足以回答这个问题的内容。右侧列出了最接近的段落，仅供参考。</div>"
+        )
+        return "<div class=\"zc-answer\">" + "".join(parts) + "</div>"
+    markers = {c.marker for c in answer.citations}
+
+    def link(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in markers:
+            return m.group(0)
+        return (f'<a class="zc-cite" href="#zc-t{turn}-c{n}" data-turn="{turn}" '
+                f'data-marker="{n}" title="查看来源 {n}">[{n}]</a>')
+
+    parts.append(f'<div class="zc-text">{_MARKER.sub(link, _lines(answer.answer))}</div>')
+    if answer.unsupported:
+        parts.append(f'<div class="zc-note">另有 {len(answer.unsupported)} '
+                     "句在所引段落中找不到依据，已删去。</div>")
+    return '<div class="zc-answer">' + "".join(parts) + "</div>"
+
+
+def sources_html(turns: list[Answer], first_turn: int = 1) -> str:
+    """The sources panel: one section per answer, the newest shown, older ones a click
+    on one of their `[n]` (or on their tab) away. `first_turn` numbers `turns[0]`."""
+    if not turns:
+        return f'<div class="zc-sources">{EMPTY_SOURCES}</div>'
+    last = first_turn + len(turns) - 1
+    out = ['<div class="zc-sources">']
+    if len(turns) > 1:
+        out.append('<nav class="zc-tabs" aria-label="各轮问答的来源">')
+        for t in range(first_turn, last + 1):
+            current = ' aria-current="true"' if t == last else ""
+            out.append(f'<button type="button" class="zc-tab" data-turn="{t}"{current}>'
+                       f"第{t}问</button>")
+        out.append("</nav>")
+    for t, answer in enumerate(turns, first_turn):
+        out.append(_turn_html(answer, t, hidden=t != last))
+    out.append("</div>")
+    return "".join(out)
+
+
+def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
+    out = [f'<section class="zc-turn" id="zc-turn-{turn}" data-turn="{turn}"'
+           + (" hidden" if hidden else "") + ">"]
+    out.append(f'<div class="zc-turn-head">第{turn}问：{escape(answer.question)}</div>')
+    cited = {c.hit.id for c in answer.citations}
+    others = [h for h in answer.retrieved if h.id not in cited]
+    if answer.abstained:
+        out.append('<div class="zc-abstain-note">文档中没有能回答这个问题的内容。'
+                   "以下是最接近的段落，不足以回答：</div>")
+        for rank, hit in enumerate(answer.retrieved[:CLOSEST], 1):
+            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank))
+        rest = list(enumerate(answer.retrieved, 1))[CLOSEST:]
+    else:
+        out.append(f'<div class="zc-count">{len(answer.citations)} 个来源</div>')
+        for citation in answer.citations:
+            out.append(_citation_html(citation, turn))
+        rank_of = {h.id: r for r, h in enumerate(answer.retrieved, 1)}
+        rest = [(rank_of[h.id], h) for h in others]
+    if rest:
+        out.append(f'<details class="zc-more"><summary>其余检索到的段落（{len(rest)}，未引用）'
+                   "</summary>")
+        for rank, hit in rest:
+            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank))
+        out.append("</details>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _citation_html(citation: Citation, turn: int) -> str:
+    return _hit_html(citation.hit, f"zc-t{turn}-c{citation.marker}", str(citation.marker),
+                     quotes=citation.quotes, cited=True)
+
+
+def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
+              cited: bool = False, rank: int | None = None) -> str:
+    c = hit.chunk
+    where = [escape(c.source)]
+    if c.page:
+        where.append(f"第{c.page}页")
+    if rank is not None:
+        where.append(f"检索第{rank}位 · 得分 {hit.score:.3f}")
+    heading = f'<div class="zc-heading">{escape(c.heading)}</div>' if c.heading else ""
+    return (
+        f'<article class="zc-src{" zc-cited" if cited else ""}" id="{anchor}">'
+        f'<header><span class="zc-num">{escape(label)}</span>'
+        f'<span class="zc-title">{escape(c.title or c.source)}</span></header>'
+        f'{heading}<div class="zc-meta">{" · ".join(where)}</div>'
+        f'<div class="zc-passage">{passage_html(c.text, quotes)}</div>'
+        f'<button type="button" class="zc-open" data-source="{escape(c.source)}" '
+        f'data-start="{c.start}" data-end="{c.end}">在原文中查看</button>'
+        "</article>"
+    )
+
+
+def passage_html(text: str, quotes: tuple[str, ...] = ()) -> str:
+    """A passage as escaped text with the answering sentences in `<mark>`."""
+    spans = []
+    for quote in quotes:
+        at = text.find(quote) if quote else -1
+        if at >= 0:
+            spans.append((at, at + len(quote)))
+    out, pos = [], 0
+    for start, end in _merge(spans):
+        out.append(_lines(text[pos:start]))
+        out.append(f"<mark>{_lines(text[start:end])}</mark>")
+        pos = end
+    out.append(_lines(text[pos:]))
+    return "".join(out)
+
+
+def context_html(title: str, source: str, text: str, start: int, end: int) -> str:
+    """A passage in its document: the document text with the passage marked, for the
+    viewer (which scrolls to `#zc-ctx-hit`). Offsets are into the text as loaded."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    return (
+        f'<div class="zc-ctx-head"><span class="zc-title">{escape(title or source)}</span>'
+        f'<span class="zc-meta">{escape(source)} · 第 {start}–{end} 字</span></div>'
+        '<div class="zc-ctx-text">'
+        + ("…" if lo else "") + escape(text[lo:start])
+        + f'<mark id="zc-ctx-hit">{escape(text[start:end])}</mark>'
+        + escape(text[end:hi]) + ("…" if hi < len(text) else "")
+        + "</div>"
+    )
+
+
+def document_rows(files: list[FileRecord]) -> list[list]:
+    """The documents table: name, title, chunks, when it was added."""
+    return [[f.source, f.title, f.chunks, f.ingested_at] for f in files]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _lines(text: str) -> str:
+    return escape(text).replace("\n", "<br>")
