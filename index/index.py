@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunker import ChunkedDocument
-from ingest.dedup import CHUNK_JACCARD, jaccard, minhash_bands, shingles
 from ingest.types import Chunk
 
 from .bm25 import Bm25FormatError, Bm25Index
@@ -219,8 +218,7 @@ class ZhiceIndex:
             ids_by_hash: dict[str, int] = {}
             for chunk, vector in zip(fresh, vectors):
                 tokens = self.segmenter(chunk.embedding_text())
-                cid = self.store.insert_chunk(db, chunk, tokens, vector,
-                                              minhash_bands(shingles(chunk.key)))
+                cid = self.store.insert_chunk(db, chunk, tokens, vector)
                 ids_by_hash.setdefault(chunk.id, cid)
                 added.append((cid, tokens, vector))
             for chunk, canonical in dups:
@@ -258,15 +256,19 @@ class ZhiceIndex:
                 continue
             tokens = self.segmenter(chunk.embedding_text())
             vector = vectors[canonical]
-            cid = self.store.insert_chunk(db, chunk, tokens, vector,
-                                          minhash_bands(shingles(chunk.key)))
+            cid = self.store.insert_chunk(db, chunk, tokens, vector)
             replacement[canonical] = cid
             promoted.append((cid, tokens, vector))
         return removed
 
     def _dedup(self, chunks: tuple[Chunk, ...]) -> tuple[list[Chunk], list[tuple[Chunk, int]]]:
         """Split chunks into the ones to index and (duplicate, canonical id) pairs; a
-        canonical id of 0 means an earlier chunk of this same document."""
+        canonical id of 0 means an earlier chunk of this same document.
+
+        Across files only exact repeats (same search key) are folded: a revised policy
+        differs from its old version in a figure or a phrase, and that difference is
+        what a user asks about, so near-copies of another file stay searchable.
+        """
         fresh: list[Chunk] = []
         dups: list[tuple[Chunk, int]] = []
         seen: set[str] = set()
@@ -275,12 +277,6 @@ class ZhiceIndex:
                 dups.append((chunk, 0))
                 continue
             canonical = self.store.chunk_id_by_hash(chunk.id, chunk.source)
-            if canonical is None:
-                sh = shingles(chunk.key)
-                for cid, key in self.store.band_candidates(minhash_bands(sh), chunk.source):
-                    if jaccard(sh, shingles(key)) >= CHUNK_JACCARD:
-                        canonical = cid
-                        break
             if canonical is None:
                 fresh.append(chunk)
                 seen.add(chunk.id)

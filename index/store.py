@@ -39,11 +39,6 @@ CREATE TABLE IF NOT EXISTS duplicates (
     canonical INTEGER REFERENCES chunks(id) ON DELETE SET NULL
 );
 CREATE INDEX IF NOT EXISTS duplicates_canonical ON duplicates(canonical);
-CREATE TABLE IF NOT EXISTS lsh (
-    band INTEGER NOT NULL, chunk INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS lsh_band ON lsh(band);
-CREATE INDEX IF NOT EXISTS lsh_chunk ON lsh(chunk);
 """
 
 _CHUNK_COLUMNS = 'id, hash, source, ordinal, heading, text, key, start, "end", page'
@@ -159,14 +154,14 @@ class Store:
         )
 
     def delete_file(self, db: sqlite3.Connection, source: str) -> list[int]:
-        """Delete a file and (by cascade) its chunks, bands and duplicates; the chunk ids."""
+        """Delete a file and (by cascade) its chunks and duplicates; the chunk ids."""
         ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
         db.execute("DELETE FROM files WHERE source = ?", (source,))
         return ids
 
     # chunks -------------------------------------------------------------------------
     def insert_chunk(self, db: sqlite3.Connection, chunk: Chunk, tokens: list[str],
-                     vector: np.ndarray, bands: Iterable[int]) -> int:
+                     vector: np.ndarray) -> int:
         cur = db.execute(
             'INSERT INTO chunks(hash, source, ordinal, heading, text, key, start, "end", page, '
             "tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -174,10 +169,7 @@ class Store:
              chunk.start, chunk.end, chunk.page, "\t".join(tokens),
              np.asarray(vector, dtype=np.float32).tobytes()),
         )
-        chunk_id = int(cur.lastrowid)
-        db.executemany("INSERT INTO lsh(band, chunk) VALUES (?, ?)",
-                       [(b, chunk_id) for b in bands])
-        return chunk_id
+        return int(cur.lastrowid)
 
     def insert_duplicate(self, db: sqlite3.Connection, kind: str, chunk: Chunk,
                          canonical: int | None) -> None:
@@ -194,17 +186,6 @@ class Store:
             (chunk_hash, exclude_source),
         ).fetchone()
         return row[0] if row else None
-
-    def band_candidates(self, bands: list[int], exclude_source: str) -> list[tuple[int, str]]:
-        """Chunks of other files sharing an LSH band: (id, key)."""
-        if not bands:
-            return []
-        marks = ",".join("?" * len(bands))
-        return list(self.db.execute(
-            f"SELECT DISTINCT c.id, c.key FROM lsh l JOIN chunks c ON c.id = l.chunk "
-            f"WHERE l.band IN ({marks}) AND c.source != ?",
-            (*bands, exclude_source),
-        ))
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         """Chunks by id (missing ids are left out)."""

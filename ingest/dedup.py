@@ -1,17 +1,13 @@
 """Exact and near-duplicate detection on search keys.
 
-Two places use it. Inside a document, a paragraph that nearly repeats another (the
-plan's preface appears twice, once garbled) is folded before splitting, keeping the
-cleaner copy. Across the index, a chunk that repeats an indexed one is recorded as a
-duplicate instead of being indexed again (index/store.py, with `minhash_bands`).
+Inside a document, a paragraph that nearly repeats another (the plan's preface
+appears twice, once garbled) is folded before splitting, keeping the cleaner copy.
+Across files only exact repeats are folded (index/index.py), by chunk id.
 """
 
 import re
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-
-import numpy as np
 
 SHINGLE = 3
 # Paragraphs: the smaller one's shingles mostly inside the larger one, and a real share
@@ -21,9 +17,6 @@ SHINGLE = 3
 PARAGRAPH_CONTAINMENT = 0.55
 PARAGRAPH_JACCARD = 0.2
 MIN_PARAGRAPH = 30
-# Chunks across documents: the same passage in two files (a PDF and a DOCX of one
-# policy) aligns into nearly the same chunks.
-CHUNK_JACCARD = 0.7
 
 _NOISE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[，。、；：？！“”‘’（）《》【】,.;:?!\"'()\[\]<>—…·-]")
@@ -35,12 +28,6 @@ def shingles(key: str) -> frozenset[str]:
     if len(k) < SHINGLE:
         return frozenset([k]) if k else frozenset()
     return frozenset(k[i : i + SHINGLE] for i in range(len(k) - SHINGLE + 1))
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """|a ∩ b| / |a ∪ b|; 0 for two empty sets."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
 
 
 def _quality(text: str) -> float:
@@ -104,26 +91,3 @@ def near_duplicate_paragraphs(text: str, keys: list[str] | None = None) -> list[
             if loser == i:
                 break
     return [Fold(spans[d], spans[k]) for d, k in sorted(folded.items())]
-
-
-_BANDS, _ROWS = 16, 4
-_PRIME = (1 << 61) - 1
-_rng = np.random.default_rng(20240601)  # fixed: signatures are stored in the index
-_A = _rng.integers(1, _PRIME, size=_BANDS * _ROWS, dtype=np.uint64)
-_B = _rng.integers(0, _PRIME, size=_BANDS * _ROWS, dtype=np.uint64)
-
-
-def minhash_bands(sh: frozenset[str]) -> list[int]:
-    """LSH band keys of a shingle set: two sets with Jaccard >= 0.7 share a band with
-    probability 0.99 (16 bands of 4 rows), so candidates are found without a scan."""
-    if not sh:
-        return []
-    x = np.fromiter((zlib.crc32(g.encode("utf-8")) for g in sh), dtype=np.uint64, count=len(sh))
-    # (a*x + b) mod p, in uint64 with wrap-around: a fixed hash family is all LSH needs
-    sig = ((np.outer(_A, x) + _B[:, None]) % np.uint64(_PRIME)).min(axis=1)
-    bands = sig.reshape(_BANDS, _ROWS)
-    out = []
-    for band, row in enumerate(bands):
-        h = zlib.crc32(row.tobytes(), band) & 0x7FFFFFFF
-        out.append(band << 32 | h)
-    return out

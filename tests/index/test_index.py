@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import index.index as index_module
+from index.batch import ingest
 from index.embedders import EmbedderError, FakeEmbedder
 from index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from index.index import AddResult, ZhiceIndex
@@ -20,7 +21,7 @@ from ingest.normalize import search_key
 from ingest.types import LoadedDocument
 
 # Two-character words only: every character trigram spans two words, so two random
-# texts share few trigrams and are never taken for near-duplicates (Jaccard >= 0.7).
+# texts share few trigrams and no paragraph is folded as a near-duplicate of another.
 WORDS = (
     "经济 发展 产业 转型 升级 创新 城市 基地 改革 开放 生态 环境 保护 就业 投资 消费 制造 "
     "科技 人才 教育 医疗 交通 能源 农业 金融 服务 市场 企业 政府 政策 规划 建设 区域 协调 "
@@ -100,9 +101,6 @@ def read_stores(index_dir: Path) -> dict:
             "chunks without file": db.execute(
                 "SELECT COUNT(*) FROM chunks WHERE source NOT IN (SELECT source FROM files)"
             ).fetchone()[0],
-            "lsh without chunk": db.execute(
-                "SELECT COUNT(*) FROM lsh WHERE chunk NOT IN (SELECT id FROM chunks)"
-            ).fetchone()[0],
             "duplicates without chunk": db.execute(
                 "SELECT COUNT(*) FROM duplicates WHERE canonical IS NOT NULL "
                 "AND canonical NOT IN (SELECT id FROM chunks)"
@@ -166,10 +164,6 @@ def rows_of(index_dir: Path, source: str) -> dict[str, int]:
             ).fetchone()[0],
             "duplicates": db.execute(
                 "SELECT COUNT(*) FROM duplicates WHERE source = ?", (source,)
-            ).fetchone()[0],
-            "lsh": db.execute(
-                "SELECT COUNT(*) FROM lsh WHERE chunk IN (SELECT id FROM chunks WHERE source = ?)",
-                (source,),
             ).fetchone()[0],
         }
     finally:
@@ -410,7 +404,7 @@ def test_remove_leaves_no_trace(idx_dir: Path) -> None:
         gone_ids = ids_of(index, "gone.txt")
         keep_ids = ids_of(index, "keep.txt")
         index.save()
-        assert rows_of(idx_dir, "gone.txt")["lsh"] > 0
+        assert rows_of(idx_dir, "gone.txt")["chunks"] > 0
         assert index.remove("gone.txt") is True
         assert index.remove("gone.txt") is False
         assert index.remove("never.txt") is False
@@ -418,7 +412,7 @@ def test_remove_leaves_no_trace(idx_dir: Path) -> None:
         assert set(index.dense.ids().tolist()) == set(keep_ids)
         assert set(index.bm25.ids().tolist()) == set(keep_ids)
         index.save()
-    assert rows_of(idx_dir, "gone.txt") == {"files": 0, "chunks": 0, "duplicates": 0, "lsh": 0}
+    assert rows_of(idx_dir, "gone.txt") == {"files": 0, "chunks": 0, "duplicates": 0}
     assert assert_consistent(idx_dir) == keep_ids
     assert not set(gone_ids) & set(read_stores(idx_dir)["dense_ids"])
 
@@ -447,7 +441,7 @@ def test_folded_paragraphs_are_recorded_and_removed(idx_dir: Path) -> None:
         assert rows_of(idx_dir, "a.txt")["duplicates"] == 1
         index.remove("a.txt")
         index.save()
-    assert rows_of(idx_dir, "a.txt") == {"files": 0, "chunks": 0, "duplicates": 0, "lsh": 0}
+    assert rows_of(idx_dir, "a.txt") == {"files": 0, "chunks": 0, "duplicates": 0}
     assert_consistent(idx_dir)
 
 
@@ -497,7 +491,7 @@ def test_removing_the_original_promotes_its_duplicates(idx_dir: Path) -> None:
         assert [c.chunk.text for c in promoted.values()] == [c.text for c in doc.chunks]
         assert not set(promoted) & set(a_ids)
         index.save()
-    assert rows_of(idx_dir, "a.txt") == {"files": 0, "chunks": 0, "duplicates": 0, "lsh": 0}
+    assert rows_of(idx_dir, "a.txt") == {"files": 0, "chunks": 0, "duplicates": 0}
     assert len(assert_consistent(idx_dir)) == n
     with ZhiceIndex.open(idx_dir) as index:
         assert bm25_sources(index, MARKER) == ["copy.txt"]
@@ -518,7 +512,7 @@ def test_removing_the_copy_leaves_the_original_alone(idx_dir: Path) -> None:
         assert ids_of(index, "a.txt") == a_ids
         assert [(f.source, f.chunks, f.duplicates) for f in index.files()] == [("a.txt", n, 0)]
         index.save()
-    assert rows_of(idx_dir, "copy.txt") == {"files": 0, "chunks": 0, "duplicates": 0, "lsh": 0}
+    assert rows_of(idx_dir, "copy.txt") == {"files": 0, "chunks": 0, "duplicates": 0}
     assert assert_consistent(idx_dir) == a_ids
 
 
@@ -724,3 +718,20 @@ def test_writing_saves_even_when_interrupted(idx_dir: Path) -> None:
                 raise KeyboardInterrupt
     # no reopen: the files on disk were written by writing()'s exit
     assert len(assert_consistent(idx_dir)) == len(chunked("a", policy_text(28)).chunks)
+
+
+def test_a_revised_version_under_another_name_stays_searchable(tmp_path):
+    # Near-copies of another file are indexed, not folded: the figure that changed
+    # between two versions of a policy is exactly what a user asks about.
+    old = "国家支持建设了20个产业转型升级示范区，引领老工业城市转型。" * 3
+    new = old.replace("20个", "25个")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "v1.txt").write_text(old, encoding="utf-8")
+    (tmp_path / "docs" / "v2.txt").write_text(new, encoding="utf-8")
+    idx_dir = tmp_path / "idx"
+    with ZhiceIndex.open(idx_dir, embedder="fake", create=True) as index:
+        ingest(index, [tmp_path / "docs"])
+        assert [(f.source, f.chunks, f.duplicates) for f in index.files()] == [
+            ("v1.txt", 1, 0), ("v2.txt", 1, 0)]
+        assert bm25_sources(index, "25个") == ["v2.txt"]
+    assert_consistent(idx_dir)

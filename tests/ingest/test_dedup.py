@@ -1,12 +1,10 @@
-"""Shingles, Jaccard, near-duplicate paragraph folding and MinHash bands."""
+"""Shingles and near-duplicate paragraph folding."""
 
 import pytest
 
 from ingest.dedup import (
     MIN_PARAGRAPH,
     Fold,
-    jaccard,
-    minhash_bands,
     near_duplicate_paragraphs,
     shingles,
 )
@@ -34,7 +32,7 @@ def spans_of(text: str) -> list[tuple[int, int]]:
     return out
 
 
-# --- shingles and Jaccard -------------------------------------------------------
+# --- shingles -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -50,24 +48,6 @@ def spans_of(text: str) -> list[tuple[int, int]]:
 )
 def test_shingles_are_character_trigrams(key, expected):
     assert shingles(key) == frozenset(expected)
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        ({"甲", "乙"}, {"乙", "丙"}, 1 / 3),
-        ({"甲", "乙"}, {"甲", "乙"}, 1.0),
-        ({"甲"}, {"乙"}, 0.0),
-        (set(), {"乙"}, 0.0),
-        (set(), set(), 0.0),
-    ],
-)
-def test_jaccard(a, b, expected):
-    assert jaccard(frozenset(a), frozenset(b)) == pytest.approx(expected)
-
-
-def test_jaccard_of_the_two_preface_copies():
-    assert jaccard(shingles(GARBLED), shingles(CLEAN)) == pytest.approx(46 / 62)
 
 
 # --- paragraph folding ----------------------------------------------------------
@@ -129,56 +109,3 @@ def test_keys_let_a_traditional_copy_match_a_simplified_one():
 
 def test_empty_text_has_no_folds():
     assert near_duplicate_paragraphs("") == []
-
-
-# --- MinHash bands --------------------------------------------------------------
-
-
-def test_minhash_bands_are_pinned_across_processes():
-    # The bands are stored in the index: they must not depend on the process (no
-    # salted hash()), on set order, or change without the index being rebuilt.
-    assert minhash_bands(shingles("重构产业竞争新优势")) == [
-        1098319700,
-        4573195249,
-        9068413204,
-        14447954203,
-        17747714590,
-        22828588335,
-        27093690918,
-        30803404129,
-        34392250658,
-        40218125544,
-        43797601104,
-        48531294668,
-        51593894685,
-        56061674265,
-        60706060160,
-        65639001966,
-    ]
-
-
-def test_minhash_bands_are_deterministic_and_order_independent():
-    sh = shingles(CLEAN)
-    reordered = frozenset(sorted(sh, reverse=True))
-    assert minhash_bands(sh) == minhash_bands(sh) == minhash_bands(reordered)
-
-
-def test_minhash_bands_carry_their_band_number():
-    bands = minhash_bands(shingles(CLEAN))
-    assert [b >> 32 for b in bands] == list(range(16))
-
-
-def test_identical_sets_share_every_band():
-    assert minhash_bands(shingles(CLEAN)) == minhash_bands(shingles("\n" + CLEAN + " "))
-
-
-def test_similar_sets_share_some_bands_and_different_sets_few():
-    clean = minhash_bands(shingles(CLEAN))
-    similar = minhash_bands(shingles(GARBLED))  # Jaccard 0.74
-    different = minhash_bands(shingles(UNRELATED))
-    assert sum(a == b for a, b in zip(clean, similar, strict=True)) == 5
-    assert sum(a == b for a, b in zip(clean, different, strict=True)) <= 1
-
-
-def test_empty_set_has_no_bands():
-    assert minhash_bands(frozenset()) == []
