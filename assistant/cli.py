@@ -19,6 +19,7 @@ COMMANDS = {
     "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
     "ask": ("assistant.cli_ask", "answer one question with citations"),
     "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
+    "serve": ("assistant.cli_serve", "the chat web UI"),
 }
 
 
@@ -26,11 +27,20 @@ class UsageError(ZhiceError):
     """Bad arguments: reported like bad input, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, like every other bad input."""
+
+    def error(self, message: str):
+        print(f"zhice: {message}; see: {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zhice", description="知策 zhice: answers about your policy documents, every "
         "sentence cited.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         import_module(module).add_arguments(name, p)

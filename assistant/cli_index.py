@@ -53,7 +53,12 @@ def _ingest(args: argparse.Namespace) -> int:
             f"need 0 <= --overlap < --chunk-size <= 4000; got --overlap {args.overlap}, "
             f"--chunk-size {args.chunk_size}"
         )
-    files, _ = collect(args.paths)
+    files, failures = collect(args.paths)
+    if not files:
+        for failure in failures:
+            print(f"zhice: skipped {failure.reason}", file=sys.stderr)
+        raise UsageError("nothing to ingest: no readable file (txt, md, html, pdf, docx) "
+                         "among the given paths")
     with ZhiceIndex.open(index_dir(args), embedder=args.embedder, create=True) as index:
         with _Progress(len(files)) as progress:
             summary = ingest(index, args.paths, progress, args.chunk_size, args.overlap)

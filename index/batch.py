@@ -58,16 +58,35 @@ def collect(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Failure]]:
     """
     found: list[tuple[Path, str]] = []
     failures: list[Failure] = []
+    named: dict[str, Path] = {}
+    for path, source in _walk(paths, failures):
+        first = named.setdefault(source, path)
+        if first.resolve() == path.resolve():
+            if first is path:
+                found.append((path, source))
+            continue  # the same file named twice (itself and through its folder)
+        failures.append(
+            Failure(
+                str(path),
+                (
+                    f"{source}: another file of this batch has the same name ({first}); "
+                    "rename one, or ingest them into separate indexes"
+                ),
+            )
+        )
+    return found, failures
+
+
+def _walk(paths: list[Path], failures: list[Failure]) -> Iterator[tuple[Path, str]]:
     for path in paths:
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(f, path):
-                    found.append((f, f.relative_to(path).as_posix()))
+                    yield f, f.relative_to(path).as_posix()
         elif path.exists():
-            found.append((path, path.name))
+            yield path, path.name
         else:
             failures.append(Failure(str(path), f"{path}: no such file or folder"))
-    return found, failures
 
 
 def _hidden(f: Path, root: Path) -> bool:

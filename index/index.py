@@ -10,6 +10,7 @@ an ingest killed at any point leaves an index that opens consistent.
 import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -156,7 +157,11 @@ class ZhiceIndex:
             self._generation = gen
             return
         self._catch_up(gen)
-        self.save()
+        # Write the repair only under the lock: a reader (zhice ask, the web UI) must
+        # not race a writer's save. Without the lock the repair stays in memory.
+        with self._lock(wait=False) as locked:
+            if locked:
+                self.save()
 
     def _catch_up(self, gen: int) -> None:
         """Make FAISS and BM25 in memory hold exactly SQLite's chunks, by id.
@@ -178,15 +183,30 @@ class ZhiceIndex:
 
     # writing ------------------------------------------------------------------------
     @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the directory's write lock: one writing process at a time."""
+    def _lock(self, wait: bool) -> Iterator[bool]:
+        """The directory's write lock; yields whether it was taken (always, if `wait`)."""
         with open(self.directory / LOCK_FILE, "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
+                yield False
+                return
+            try:
+                # a save killed half way leaves its temporary file: nobody else writes now
+                for tmp in self.directory.glob("*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the directory's write lock: one writing process at a time."""
+        with self._lock(wait=False) as locked:
+            if not locked:
                 raise IndexBusyError(
                     f"another zhice process is writing to {self.directory}; wait for it to finish"
-                ) from None
+                )
             try:
                 # Another writer may have committed since this index was opened: without
                 # its chunks in memory, the next save() would drop them from FAISS and BM25.
@@ -196,7 +216,6 @@ class ZhiceIndex:
                 yield
             finally:
                 self.save()
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def is_current(self, source: str, sha256: str) -> bool:
         """True when `source` is indexed with this content: nothing to do."""
@@ -392,8 +411,9 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data))
     os.replace(tmp, path)
 
 

@@ -229,6 +229,7 @@ def test_new_index_records_its_embedder_and_writes_empty_stores(idx_dir: Path) -
         "bm25.npz",
         "dense.faiss",
         "dense.json",
+        "write.lock",
         "zhice.sqlite3",
     ]
 
@@ -735,3 +736,14 @@ def test_a_revised_version_under_another_name_stays_searchable(tmp_path):
             ("v1.txt", 1, 0), ("v2.txt", 1, 0)]
         assert bm25_sources(index, "25个") == ["v2.txt"]
     assert_consistent(idx_dir)
+
+
+def test_a_save_killed_half_way_leaves_no_temporary_file_behind(idx_dir: Path) -> None:
+    with new_index(idx_dir, "fake:16") as index:
+        add_text(index, "a.txt", policy_text(1))
+        index.save()
+    (idx_dir / "dense.faiss.x1y2.tmp").write_bytes(b"half a file")
+    (idx_dir / ".bm25.npz.x1y2.tmp").write_bytes(b"half a file")
+    with ZhiceIndex.open(idx_dir) as index, index.writing():
+        pass
+    assert not list(idx_dir.glob("*.tmp"))
