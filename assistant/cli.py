@@ -19,7 +19,6 @@ COMMANDS = {
     "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
     "ask": ("assistant.cli_ask", "answer one question with citations"),
     "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
-    "serve": ("assistant.cli_serve", "the chat web UI"),
 }
 
 
