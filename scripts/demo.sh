@@ -3,8 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+# pip's own chatter goes to a log, shown only when an install fails
+pip_install() {
+  .venv/bin/python -m pip install --quiet "$@" > .venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
+}
+pip_install --upgrade pip
+pip_install -e .
 export ZHICE_INDEX="${ZHICE_INDEX:-$PWD/.zhice-index}"
-.venv/bin/zhice ingest corpus
+.venv/bin/zhice ingest corpus/*.txt
 .venv/bin/zhice ask "国家一共支持建设了多少个产业转型升级示范区？"
