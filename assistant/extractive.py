@@ -260,6 +260,9 @@ class ExtractiveAnswerer:
             n = markers.setdefault(c.hit_index, len(markers) + 1)
             quotes.setdefault(c.hit_index, []).append(quote)
             shown = to_simplified(quote) if simplify else quote
+            # a quote narrowed to its best clauses ends at a comma: end it as a sentence
+            if shown.endswith(("，", ",", "、", "；", ";", "：", ":")):
+                shown = shown[:-1] + "。"
             parts.append(f"{shown}[{n}]")
         citations = tuple(Citation(n, hits[i], tuple(quotes[i])) for i, n in markers.items())
         return Answer(question, "".join(parts), False, citations, tuple(hits),
