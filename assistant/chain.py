@@ -114,7 +114,8 @@ class Assistant:
         """Open the index and build the chain. `mode` is one of MODES; in "llm" mode
         `llm` is an LlmConfig (default: from the environment)."""
         if mode not in MODES:
-            raise BadQuestionError(f"unknown answer mode {mode!r}; choose one of {', '.join(MODES)}")
+            raise BadQuestionError(
+                f"unknown answer mode {mode!r}; choose one of {', '.join(MODES)}")
         generator, rewriter = None, standalone
         if mode == "llm":
             from .llm import LlmAnswerer, LlmConfig, make_chat_model, rewrite_with_model

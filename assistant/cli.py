@@ -19,6 +19,7 @@ COMMANDS = {
     "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
     "ask": ("assistant.cli_ask", "answer one question with citations"),
     "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
+    "serve": ("assistant.cli_serve", "the chat web UI"),
 }
 
 
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except ZhiceError as e:
         print(f"zhice: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `zhice ask ... | head`: the reader left, nothing is wrong
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("zhice: interrupted; the index is left as it was before the file in progress",
               file=sys.stderr)

@@ -15,7 +15,8 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("question", help="the question, in Chinese (simplified or traditional)")
     add_index_argument(p)
     add_embedder_argument(p)
-    p.add_argument("-k", type=int, default=5, metavar="N", help="passages to answer from (default 5)")
+    p.add_argument("-k", type=int, default=5, metavar="N",
+                   help="passages to answer from (default 5)")
     p.add_argument("--json", action="store_true", help="print the result object as one JSON line")
     add_mode_arguments(p)
 
@@ -62,7 +63,8 @@ def render(answer: Answer) -> str:
         lines.append("最接近的段落（不足以回答）：")
         for rank, hit in enumerate(answer.retrieved[:_CLOSEST], 1):
             c = hit.chunk
-            lines.append(f"  {rank}. {c.title} · {c.source}" + (f" · {c.heading}" if c.heading else ""))
+            heading = f" · {c.heading}" if c.heading else ""
+            lines.append(f"  {rank}. {c.title} · {c.source}{heading}")
             lines.append(f"     {_one_line(c.text, 120)}")
         return "\n".join(lines)
     if answer.searched and answer.searched != answer.question:

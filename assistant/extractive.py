@@ -213,7 +213,8 @@ class ExtractiveAnswerer:
             pos += len(line) + 1
         heading = search_key(chunk.heading)
         passage = _Passage(tuple(sentences),
-                           frozenset(self.segmenter(chunk.key)) | frozenset(self.segmenter(heading)),
+                           frozenset(self.segmenter(chunk.key))
+                           | frozenset(self.segmenter(heading)),
                            frozenset(_bigrams(chunk.key + heading)))
         self._cache[chunk.id] = passage
         if len(self._cache) > _CACHE_SIZE:

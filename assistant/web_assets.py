@@ -21,14 +21,18 @@ a.zc-cite, .zc-cite-demo { display: inline-block; padding: 0 3px; margin: 0 1px;
   vertical-align: super; color: var(--color-accent); background: var(--color-accent-soft);
   text-decoration: none; cursor: pointer; }
 a.zc-cite:hover { background: var(--color-accent); color: white; }
-#zc-sources-panel { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
-.zc-sources { display: flex; flex-direction: column; gap: 10px; }
+.zc-sources { display: flex; flex-direction: column; gap: 10px; max-height: 640px;
+  overflow-y: auto; padding: 2px 6px 2px 2px; }
+#zc-chat .examples button.example { border: 1px solid var(--border-color-primary);
+  border-radius: 10px; padding: 10px 14px; background: var(--background-fill-secondary); }
+#zc-chat .examples button.example:hover { border-color: var(--color-accent); }
 .zc-empty { color: var(--body-text-color-subdued); padding: 24px 12px; line-height: 1.8;
   border: 1px dashed var(--border-color-primary); border-radius: 8px; }
 .zc-tabs { display: flex; flex-wrap: wrap; gap: 6px; }
 .zc-tab { border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 2px 10px;
   background: var(--background-fill-primary); cursor: pointer; font-size: .85em; }
-.zc-tab[aria-current="true"] { background: var(--color-accent-soft); border-color: var(--color-accent); }
+.zc-tab[aria-current="true"] { background: var(--color-accent-soft);
+  border-color: var(--color-accent); }
 .zc-turn { display: flex; flex-direction: column; gap: 10px; }
 .zc-turn[hidden] { display: none; }
 .zc-turn-head { font-weight: 600; }
@@ -48,6 +52,7 @@ a.zc-cite:hover { background: var(--color-accent); color: white; }
   overflow-wrap: anywhere; }
 .zc-passage mark, .zc-ctx-text mark { background: #fde68a; color: inherit; padding: 0 1px;
   border-radius: 2px; }
+.zc-ctx-hit { background: var(--color-accent-soft); border-radius: 2px; }
 .zc-open { margin-top: 6px; font-size: .8em; border: none; background: none; padding: 0;
   color: var(--color-accent); cursor: pointer; }
 .zc-open:hover { text-decoration: underline; }
@@ -89,7 +94,12 @@ function focusSource(turn, marker) {
   showTurn(turn);
   const card = document.getElementById(`zc-t${turn}-c${marker}`);
   if (!card) return;
-  card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  const list = card.closest('.zc-sources');
+  if (list) {
+    const top = card.getBoundingClientRect().top - list.getBoundingClientRect().top;
+    list.scrollTo({top: list.scrollTop + top - 8, behavior: 'smooth'});
+    list.scrollIntoView({block: 'nearest'});
+  }
   card.classList.remove('zc-flash');
   void card.offsetWidth;
   card.classList.add('zc-flash');
@@ -118,8 +128,10 @@ async function openContext(btn) {
   body.textContent = '正在打开原文…';
   box.hidden = false;
   try {
-    body.innerHTML = await server.document_context(
-      {source: btn.dataset.source, start: Number(btn.dataset.start), end: Number(btn.dataset.end)});
+    let quotes = [];
+    try { quotes = JSON.parse(btn.dataset.quotes || '[]'); } catch (_) { /* none marked */ }
+    body.innerHTML = await server.document_context({source: btn.dataset.source,
+      start: Number(btn.dataset.start), end: Number(btn.dataset.end), quotes});
     const hit = body.querySelector('#zc-ctx-hit');
     if (hit) hit.scrollIntoView({block: 'center'});
   } catch (err) {

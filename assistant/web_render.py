@@ -5,6 +5,7 @@ else, so a document holding `<script>` shows as text. Pure functions of `Answer`
 the tests call them without a server.
 """
 
+import json
 import re
 from html import escape
 
@@ -49,10 +50,13 @@ def answer_html(answer: Answer, turn: int) -> str:
         n = int(m.group(1))
         if n not in markers:
             return m.group(0)
-        return (f'<a class="zc-cite" href="#zc-t{turn}-c{n}" data-turn="{turn}" '
-                f'data-marker="{n}" title="查看来源 {n}">[{n}]</a>')
+        # the chat's sanitizer keeps class and href but drops data-* attributes
+        return f'<a class="zc-cite" href="#zc-t{turn}-c{n}" title="查看来源 {n}">[{n}]</a>'
 
     parts.append(f'<div class="zc-text">{_MARKER.sub(link, _lines(answer.answer))}</div>')
+    note = answer.extra.get("llm_note")  # why the LLM's draft was not used
+    if note:
+        parts.append(f'<div class="zc-note">{escape(str(note))}</div>')
     if answer.unsupported:
         parts.append(f'<div class="zc-note">另有 {len(answer.unsupported)} '
                      "句在所引段落中找不到依据，已删去。</div>")
@@ -128,7 +132,9 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
         f'{heading}<div class="zc-meta">{" · ".join(where)}</div>'
         f'<div class="zc-passage">{passage_html(c.text, quotes)}</div>'
         f'<button type="button" class="zc-open" data-source="{escape(c.source)}" '
-        f'data-start="{c.start}" data-end="{c.end}">在原文中查看</button>'
+        f'data-start="{c.start}" data-end="{c.end}" '
+        f'data-quotes="{escape(json.dumps(list(quotes), ensure_ascii=False))}">'
+        "在原文中查看</button>"
         "</article>"
     )
 
@@ -149,26 +155,43 @@ def passage_html(text: str, quotes: tuple[str, ...] = ()) -> str:
     return "".join(out)
 
 
-def context_html(title: str, source: str, text: str, start: int, end: int) -> str:
-    """A passage in its document: the document text with the passage marked, for the
-    viewer (which scrolls to `#zc-ctx-hit`). Offsets are into the text as loaded."""
+def context_html(title: str, source: str, text: str, start: int, end: int,
+                 quotes: tuple[str, ...] = ()) -> str:
+    """A passage in its document: the document text with the passage marked (and in
+    it the answering sentences, where they stand verbatim), for the viewer, which
+    scrolls to `#zc-ctx-hit`. Offsets are into the text as loaded."""
     start = max(0, min(start, len(text)))
     end = max(start, min(end, len(text)))
     lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    passage = text[start:end]
+    spans = [(at, at + len(q)) for q in quotes if q and (at := passage.find(q)) >= 0]
+    marked, pos = [], 0
+    for a, b in _merge(spans):
+        marked.append(escape(passage[pos:a]) + f'<mark class="zc-q">{escape(passage[a:b])}</mark>')
+        pos = b
+    marked.append(escape(passage[pos:]))
     return (
         f'<div class="zc-ctx-head"><span class="zc-title">{escape(title or source)}</span>'
         f'<span class="zc-meta">{escape(source)} · 第 {start}–{end} 字</span></div>'
         '<div class="zc-ctx-text">'
         + ("…" if lo else "") + escape(text[lo:start])
-        + f'<mark id="zc-ctx-hit">{escape(text[start:end])}</mark>'
+        + f'<span id="zc-ctx-hit" class="zc-ctx-hit">{"".join(marked)}</span>'
         + escape(text[end:hi]) + ("…" if hi < len(text) else "")
         + "</div>"
     )
 
 
-def document_rows(files: list[FileRecord]) -> list[list]:
-    """The documents table: name, title, chunks, when it was added."""
-    return [[f.source, f.title, f.chunks, f.ingested_at] for f in files]
+def documents_html(files: list[FileRecord]) -> str:
+    """The indexed documents as a table: name, title, chunks, when it was added."""
+    if not files:
+        return "<div class='zc-docs'><p>索引里还没有文档。</p></div>"
+    rows = "".join(
+        f"<tr><td>{escape(f.source)}</td><td>{escape(f.title)}</td>"
+        f"<td class='zc-n'>{f.chunks}</td><td>{escape(str(f.ingested_at))}</td></tr>"
+        for f in files)
+    return (f"<div class='zc-docs'><p>{len(files)} 个文档，共 {sum(f.chunks for f in files)} "
+            "个段落</p><table><thead><tr><th>文件</th><th>标题</th><th>段落数</th>"
+            f"<th>加入时间</th></tr></thead><tbody>{rows}</tbody></table></div>")
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -8,6 +8,12 @@ python3 -m venv .venv
 pip_install() {
   .venv/bin/python -m pip install --quiet "$@" > .venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
 }
+# the browser tests drive Debian's Chromium; Chinese needs the Noto CJK fonts
+if ! command -v chromium > /dev/null || ! fc-list 2> /dev/null | grep -qi "Noto Sans CJK"; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  { $SUDO apt-get update && $SUDO apt-get install -y chromium fonts-noto-cjk; } > .venv/apt.log 2>&1 \
+    || { cat .venv/apt.log; exit 1; }
+fi
 pip_install --upgrade pip
 pip_install torch==2.13.0
 pip_install -e ".[test,st]"

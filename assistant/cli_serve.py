@@ -1,0 +1,47 @@
+"""`zhice serve`: the chat web UI and the `ask` API endpoint, on Gradio."""
+
+import argparse
+import os
+
+from .cli_ask import add_mode_arguments
+from .cli_index import add_embedder_argument, add_index_argument, index_dir
+from .web_service import ADMIN_ENV, MAX_UPLOAD_MB, PASSWORD_ENV
+
+
+def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
+    add_index_argument(p)
+    add_embedder_argument(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--admin-password", default=None, metavar="PASSWORD",
+                   help=f"turns on uploading and deleting documents in the page "
+                        f"(default: ${ADMIN_ENV}; without one, management is off)")
+    p.add_argument("--password", default=None, metavar="PASSWORD",
+                   help=f"a password for the page and the API (default: ${PASSWORD_ENV}; "
+                        "without one, anyone who reaches the port can ask)")
+    add_mode_arguments(p)  # --mode llm: the page offers (and defaults to) the LLM mode
+    p.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_MB, metavar="MB",
+                   help=f"largest file an upload may be (default {MAX_UPLOAD_MB})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .cli import UsageError
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535; got {args.port}")
+    if not 0 < args.max_upload_mb <= 1024:
+        raise UsageError(f"--max-upload-mb must be between 0 and 1024; got {args.max_upload_mb}")
+    llm = None
+    if args.mode == "llm":
+        from .llm import LlmConfig
+
+        llm = LlmConfig.from_env(base_url=args.llm_base_url, model=args.llm_model,
+                                 api_key=args.llm_api_key, gguf=args.llm_gguf)
+    from .web import serve  # Gradio loads in seconds: only for this command
+
+    serve(index_dir(args), host=args.host, port=args.port,
+          admin_password=args.admin_password or os.environ.get(ADMIN_ENV) or None,
+          password=args.password or os.environ.get(PASSWORD_ENV) or None,
+          embedder=args.embedder, max_upload_mb=args.max_upload_mb, llm=llm)
+    return 0

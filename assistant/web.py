@@ -1,0 +1,311 @@
+"""The chat web UI and the `ask` API endpoint, on Gradio 6 (`zhice serve`).
+
+    app = build_app(Assistant.open(index_dir), admin_password="s3cret")
+    launch(app, host="127.0.0.1", port=7860)            # or serve(index_dir, ...)
+
+The page holds no logic of its own: questions go through `WebService` to the same
+`Assistant` chain as the CLI. `gradio_client.Client(url).predict(question,
+api_name="/ask")` returns the INTERFACES.md result object.
+"""
+
+import os
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from ingest.errors import ZhiceError
+from ingest.loaders import SUPPORTED_SUFFIXES
+
+from .chain import Assistant
+from .web_assets import CSS, FONTS, MONO_FONTS, SOURCES_JS
+from .web_render import answer_html, documents_html, question_html, sources_html
+from .web_service import ADMIN_ENV, ANSWER_MODES, MAX_UPLOAD_MB, WebService
+
+EXAMPLES = (
+    "国家一共支持建设了多少个产业转型升级示范区？",
+    "什么是新质生产力？",
+    "首批示范区有哪些城市？",
+)
+MAX_TURNS = 30  # turns a conversation keeps (and sends as follow-up history)
+ASK_CONCURRENCY = 10  # questions answered at once; more wait in Gradio's queue
+
+
+@dataclass
+class Conversation:
+    """One browser tab's conversation: its answers, numbered from `first`."""
+
+    answers: list = field(default_factory=list)
+    first: int = 1
+
+    def add(self, answer) -> "Conversation":
+        answers = [*self.answers, answer]
+        drop = max(0, len(answers) - MAX_TURNS)
+        return Conversation(answers[drop:], self.first + drop)
+
+    def history(self) -> list[str]:
+        """The earlier questions as they were searched, for follow-ups."""
+        return [a.searched or a.question for a in self.answers]
+
+    def messages(self) -> list[dict]:
+        out = []
+        for turn, answer in enumerate(self.answers, self.first):
+            out.append({"role": "user", "content": question_html(answer.question)})
+            out.append({"role": "assistant", "content": answer_html(answer, turn)})
+        return out
+
+    def sources(self) -> str:
+        return sources_html(self.answers, self.first)
+
+
+def build_app(assistant: Assistant, admin_password: str | None = None, *,
+              assistants: dict[str, Assistant] | None = None, default_mode: str = "extractive",
+              max_upload_mb: float = MAX_UPLOAD_MB, concurrency: int = ASK_CONCURRENCY):
+    """The Blocks app over an open assistant; nothing is served until `launch()`.
+
+    Args:
+        assistant: the extractive assistant (its index is the one managed).
+        admin_password: turns document management on; None leaves it off.
+        assistants: more answer modes by name (keys of ANSWER_MODES), e.g. {"llm": ...}.
+        default_mode: the mode selected on the page and used by the `ask` endpoint.
+        max_upload_mb: the per-file upload limit.
+        concurrency: questions (page and API) answered at the same time.
+    """
+    import gradio as gr
+
+    service = WebService({"extractive": assistant, **(assistants or {})}, admin_password,
+                         max_upload_mb)
+    if default_mode not in service.assistants:
+        raise ValueError(f"default_mode {default_mode!r} has no assistant; "
+                         f"have {list(service.assistants)}")
+
+    def warn(e: Exception) -> None:
+        gr.Warning(escape(str(e)), title="提示")  # toasts render HTML: names are escaped
+
+    # asking -------------------------------------------------------------------------
+    def on_ask(question: str, conv: Conversation, k: float, mode: str):
+        try:
+            answer = service.ask(question, int(k), mode, conv.history())
+        except ZhiceError as e:
+            warn(e)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        conv = conv.add(answer)
+        return "", conv.messages(), conv.sources(), conv
+
+    def on_example(_typed: str, conv: Conversation, k: float, mode: str, evt: gr.SelectData):
+        return on_ask(evt.value.get("text", ""), conv, k, mode)
+
+    def on_clear():
+        conv = Conversation()
+        return "", [], conv.sources(), conv
+
+    def api_ask(question: str, k: int = 5) -> dict:
+        """Answer one question with citations; returns the result object of INTERFACES.md."""
+        try:
+            return service.ask(question, k, default_mode).to_dict()
+        except ZhiceError as e:
+            raise gr.Error(escape(str(e))) from None
+
+    def document_context(args) -> str:
+        """Called from the sources panel's script: a passage in its document."""
+        args = args if isinstance(args, dict) else {}
+        quotes = args.get("quotes")
+        try:
+            return service.document_context(args.get("source", ""), int(args.get("start", 0)),
+                                            int(args.get("end", 0)),
+                                            quotes if isinstance(quotes, list) else ())
+        except (ZhiceError, TypeError, ValueError) as e:
+            return f'<div class="zc-abstain">{escape(str(e))}</div>'
+
+    # managing -----------------------------------------------------------------------
+    def docs_view():
+        files = service.documents()
+        return documents_html(files), gr.update(choices=[f.source for f in files], value=None)
+
+    def on_upload(files, password: str, progress=gr.Progress()):  # noqa: B008 - Gradio's way
+        def report(done: int, total: int, source: str) -> None:
+            progress((done, total), desc=f"正在索引 {source}" if done < total else "完成",
+                     unit="个文件")
+
+        pairs = [(_upload_name(f), Path(_upload_path(f))) for f in (files or [])]
+        try:
+            summary = service.upload(pairs, password, report)
+        except ZhiceError as e:
+            warn(e)
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        for failure in summary.failures:
+            gr.Warning(escape(failure.reason), title="未能索引")
+        done = summary.added + summary.updated + summary.unchanged
+        status = (f"已处理 {done} 个文件：新增 {summary.added}，更新 {summary.updated}，"
+                  f"未变 {summary.unchanged}，失败 {len(summary.failures)}；"
+                  f"索引了 {summary.chunks} 个段落，用时 {summary.seconds:.1f} 秒。")
+        if done:
+            gr.Info(escape(status), title="上传完成")
+        status = "<br>".join([escape(status)] + [f"未能索引：{escape(f.reason)}"
+                                                  for f in summary.failures])
+        table, choices = docs_view()
+        return status, table, choices, None
+
+    def on_remove(source: str, password: str):
+        try:
+            service.remove(source, password)
+        except ZhiceError as e:
+            warn(e)
+            return gr.skip(), gr.skip(), gr.skip()
+        gr.Info(escape(f"已删除 {source}"), title="删除完成")
+        table, choices = docs_view()
+        return escape(f"已删除 {source}。"), table, choices
+
+    # layout -------------------------------------------------------------------------
+    private = {"api_visibility": "private"}
+    # uploads wait in Gradio's cache until ingested; an hour later they are deleted
+    with gr.Blocks(title="知策 zhice · 政策文件问答", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as app:
+        conv = gr.State(Conversation())
+        gr.HTML("<div class='zc-header'><h1>知策 · 政策文件问答</h1><p>答案的每一句都标出"
+                "出处 [n]，点击可查看原文；文档里没有答案时会直接说明。</p></div>",
+                js_on_load=None)
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=360):
+                        chat = gr.Chatbot(
+                            elem_id="zc-chat", show_label=False, height=540,
+                            examples=[{"text": q} for q in EXAMPLES],
+                            placeholder="**向你的文档提问**<br>可以接着追问，例如先问宜宾的做法，"
+                                        "再问“那株洲呢？”",
+                            sanitize_html=True, allow_tags=False, latex_delimiters=[],
+                            buttons=[], feedback_options=None, layout="panel")
+                        with gr.Row():
+                            question = gr.Textbox(
+                                show_label=False, scale=6, lines=1, max_lines=4,
+                                placeholder="输入问题，例如：首批示范区有哪些城市？（回车提问）",
+                                elem_id="zc-question", autofocus=True)
+                            ask_btn = gr.Button("提问", variant="primary", scale=1,
+                                                min_width=80, elem_id="zc-ask")
+                            clear_btn = gr.Button("新对话", variant="secondary", scale=1,
+                                                  min_width=80, elem_id="zc-clear")
+                        with gr.Accordion("设置", open=False):
+                            k = gr.Slider(1, 20, value=5, step=1, label="参考段落数（k）",
+                                          info="回答时参考的检索段落数")
+                            mode = gr.Radio(
+                                [(label, key) for key, label in ANSWER_MODES.items()
+                                 if key in service.assistants],
+                                value=default_mode, label="回答方式")
+                    with gr.Column(scale=2, min_width=320):
+                        sources = gr.HTML(conv.value.sources(), elem_id="zc-sources-panel",
+                                          js_on_load=SOURCES_JS,
+                                          server_functions=[document_context])
+            with gr.Tab("文档管理", id="docs") as docs_tab:
+                if service.management:
+                    gr.Markdown(f"上传文档（{'、'.join(SUPPORTED_SUFFIXES)}，每个文件不超过 "
+                                f"{max_upload_mb:g} MB）后即可提问；同名文件会替换旧版本。")
+                    password = gr.Textbox(label="管理密码", type="password",
+                                          elem_id="zc-admin-password")
+                    with gr.Row(equal_height=False):
+                        with gr.Column():
+                            upload = gr.File(label="选择文档", file_count="multiple",
+                                             file_types=list(SUPPORTED_SUFFIXES),
+                                             elem_id="zc-upload")
+                            upload_btn = gr.Button("上传并索引", variant="primary",
+                                                   elem_id="zc-upload-btn")
+                        with gr.Column():
+                            doomed = gr.Dropdown(label="删除文档", choices=[],
+                                                 elem_id="zc-remove-choice")
+                            remove_btn = gr.Button("删除", variant="stop",
+                                                   elem_id="zc-remove-btn")
+                    status = gr.HTML(elem_id="zc-manage-status", js_on_load=None)
+                else:
+                    gr.HTML(f"<div class='zc-off'>文档管理未开启。启动服务时设置环境变量 "
+                            f"<code>{ADMIN_ENV}</code>（或参数 <code>--admin-password</code>）"
+                            "即可上传和删除文档。</div>", js_on_load=None)
+                    doomed = gr.Dropdown(visible=False)
+                docs = gr.HTML(elem_id="zc-docs", js_on_load=None)
+
+        ask_args = {"inputs": [question, conv, k, mode],
+                    "outputs": [question, chat, sources, conv],
+                    "concurrency_limit": concurrency, "concurrency_id": "ask", **private}
+        question.submit(on_ask, **ask_args)
+        ask_btn.click(on_ask, **ask_args)
+        chat.example_select(on_example, **ask_args)
+        clear_btn.click(on_clear, outputs=[question, chat, sources, conv], **private)
+        chat.clear(on_clear, outputs=[question, chat, sources, conv], **private)
+        app.load(docs_view, outputs=[docs, doomed], **private)
+        docs_tab.select(docs_view, outputs=[docs, doomed], **private)
+        if service.management:
+            upload_btn.click(on_upload, inputs=[upload, password],
+                             outputs=[status, docs, doomed, upload], concurrency_limit=1,
+                             **private)
+            remove_btn.click(on_remove, inputs=[doomed, password],
+                             outputs=[status, docs, doomed], concurrency_limit=1, **private)
+        gr.api(api_ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="ask")
+    app.zhice_service = service  # for tests and embedding code
+    return app
+
+
+def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None = None,
+           max_upload_mb: float = MAX_UPLOAD_MB, block: bool = True, quiet: bool = False):
+    """Serve a built app; with `password`, the page and the API need it (any user name).
+
+    Returns (app, local_url, share_url) like Gradio's launch; with `block=False` the
+    server runs in a thread until `app.close()`.
+    """
+    import hmac
+
+    import gradio as gr
+
+    auth = None
+    if password:
+        def auth(user: str, given: str) -> bool:
+            return hmac.compare_digest(given.encode(), password.encode())
+
+    theme = gr.themes.Soft(primary_hue="blue", font=FONTS, font_mono=MONO_FONTS)
+    app.queue(default_concurrency_limit=ASK_CONCURRENCY, max_size=256)
+    return app.launch(
+        server_name=host, server_port=port, auth=auth,
+        auth_message="请输入访问密码（用户名可任意填写）" if password else None,
+        prevent_thread_lock=not block, quiet=quiet, share=False, ssr_mode=False,
+        max_file_size=int(max_upload_mb * 1024 * 1024), run_history=False,
+        footer_links=["api"], theme=theme, css=CSS, show_error=False, mcp_server=False,
+        pwa=False)
+
+
+def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
+          admin_password: str | None = None, password: str | None = None,
+          embedder: str | None = None, max_upload_mb: float = MAX_UPLOAD_MB,
+          llm=None) -> None:
+    """Open the index and serve the chat page until interrupted (`zhice serve`).
+
+    With `llm` (an LlmConfig) the page also offers the LLM answer mode, selected by
+    default, and the `ask` endpoint uses it.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    with Assistant.open(index, embedder=embedder) as assistant:
+        more = {}
+        if llm is not None:
+            more["llm"] = Assistant.open(index, embedder=embedder, mode="llm", llm=llm)
+        try:
+            app = build_app(assistant, admin_password, assistants=more,
+                            default_mode="llm" if more else "extractive",
+                            max_upload_mb=max_upload_mb)
+            try:
+                _, url, _ = launch(app, host, port, password=password,
+                                   max_upload_mb=max_upload_mb, block=False, quiet=True)
+                print(f"zhice serve: {url} (Ctrl+C to stop); document management "
+                      + ("on" if admin_password else f"off (set ${ADMIN_ENV} to turn it on)")
+                      + ("; password required" if password else ""), flush=True)
+                app.block_thread()
+            finally:
+                app.close()
+        finally:
+            for other in more.values():
+                other.close()
+
+
+def _upload_path(f) -> str:
+    """Where Gradio put an uploaded file (a path string, or an object with `.name`)."""
+    return f if isinstance(f, str) else getattr(f, "path", None) or f.name
+
+
+def _upload_name(f) -> str:
+    """The name the browser gave the file; Gradio keeps it as the cached file's name."""
+    return getattr(f, "orig_name", None) or Path(_upload_path(f)).name

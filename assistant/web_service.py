@@ -1,0 +1,181 @@
+"""What the web page does, without Gradio: ask, open a passage, upload, remove, list.
+
+Every action goes through the same `Assistant` (and so the same chain) as the CLI;
+this layer adds only what a shared server needs: the readers-writer lock, the admin
+password, and the checks on uploaded files.
+"""
+
+import hmac
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from index.batch import IngestSummary, ingest
+from index.store import FileRecord
+from ingest.errors import ZhiceError
+from ingest.loaders import SUPPORTED_SUFFIXES
+
+from .chain import Assistant
+from .types import Answer
+from .web_lock import ReadWriteLock
+from .web_render import context_html
+
+# answer mode (chain.MODES) -> what the settings radio calls it; the page offers the
+# modes it was given an Assistant for.
+ANSWER_MODES = {
+    "extractive": "抽取式：直接摘录原文句子（不需要语言模型）",
+    "llm": "大模型：由语言模型组织答案，引用逐句核对",
+}
+MAX_UPLOAD_MB = 20
+ADMIN_ENV, PASSWORD_ENV = "ZHICE_ADMIN_PASSWORD", "ZHICE_PASSWORD"
+
+
+class AdminError(ZhiceError):
+    """Document management asked for without (the right) admin password."""
+
+
+class UploadError(ZhiceError):
+    """An uploaded file that is not taken: too big, no usable name, nothing chosen."""
+
+
+class WebService:
+    """The shared state of one server: the assistants (one per answer mode) over one
+    index, and the lock that keeps searches and changes apart.
+
+    >>> service = WebService({"extractive": Assistant.open(Path("idx"))}, admin_password="s3cret")
+    >>> service.ask("示范区有多少个？").answer
+    """
+
+    def __init__(self, assistants: Mapping[str, Assistant], admin_password: str | None = None,
+                 max_upload_mb: float = MAX_UPLOAD_MB):
+        if not assistants:
+            raise ValueError("need at least one assistant")
+        unknown = set(assistants) - set(ANSWER_MODES)
+        if unknown:
+            raise ValueError(f"unknown answer modes {sorted(unknown)}; known: {list(ANSWER_MODES)}")
+        self.assistants = dict(assistants)
+        self.index = next(iter(self.assistants.values())).index
+        # each Assistant.open has its own ZhiceIndex over the directory: the ones not
+        # written through catch up from SQLite after every change
+        self._others = list({id(a.index): a.index for a in self.assistants.values()
+                             if a.index is not self.index}.values())
+        self.admin_password = admin_password or None
+        self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+        self.max_upload_mb = max_upload_mb
+        self.lock = ReadWriteLock()
+
+    @property
+    def management(self) -> bool:
+        """Whether uploading and removing documents is switched on."""
+        return self.admin_password is not None
+
+    # asking -------------------------------------------------------------------------
+    def ask(self, question: str, k: int = 5, mode: str = "extractive",
+            history: Sequence[str] = ()) -> Answer:
+        """The chain's answer; BadQuestionError (a ZhiceError) for bad input."""
+        assistant = self.assistants.get(mode)
+        if assistant is None:
+            raise ZhiceError(f"unknown answer mode {mode!r}; choose one of {list(self.assistants)}")
+        with self.lock.read():
+            return assistant.ask(question, k=int(k), history=list(history))
+
+    def document_context(self, source: str, start: int, end: int,
+                         quotes: Sequence[str] = ()) -> str:
+        """The passage `start:end` of `source` marked in its document text, as HTML."""
+        with self.lock.read():
+            text = self.index.store.file_text(str(source))
+            title = self.index.store.titles().get(str(source), "")
+        if text is None:
+            raise ZhiceError(f"{source} is no longer in the index")
+        return context_html(title, str(source), text, int(start), int(end),
+                            tuple(str(q) for q in quotes[:20]))
+
+    def documents(self) -> list[FileRecord]:
+        with self.lock.read():
+            return self.index.files()
+
+    # managing -----------------------------------------------------------------------
+    def check_admin(self, password: str | None) -> None:
+        if not self.management:
+            raise AdminError(
+                f"文档管理未开启：启动时设置环境变量 {ADMIN_ENV} 或参数 --admin-password")
+        if not password or not hmac.compare_digest(password.encode(),
+                                                   self.admin_password.encode()):
+            raise AdminError("管理密码不对：上传和删除文档需要启动时设置的管理密码")
+
+    def upload(self, files: Sequence[tuple[str, Path]], password: str | None,
+               progress: Callable[[int, int, str], None] | None = None) -> IngestSummary:
+        """Ingest uploaded files, given as (name the browser sent, where it is now).
+
+        Only the base name is kept as the source name; each file is copied into a
+        private temporary folder under that name and ingested from there.
+        """
+        self.check_admin(password)
+        if not files:
+            raise UploadError("没有选择文件：先选择要上传的文档")
+        with tempfile.TemporaryDirectory(prefix="zhice-upload-") as tmp:
+            paths: list[Path] = []
+            for name, path in files:
+                source = upload_name(name)
+                size = Path(path).stat().st_size
+                if size > self.max_upload_bytes:
+                    raise UploadError(
+                        f"{source} 有 {size / 1024 / 1024:.1f} MB，超过每个文件 "
+                        f"{self.max_upload_mb:g} MB 的上限；请拆分或压缩后再上传")
+                target = Path(tmp) / source
+                if target.exists():
+                    raise UploadError(f"同名文件上传了两次：{source}；每个名字只上传一次")
+                shutil.copyfile(path, target)
+                paths.append(target)
+            done = 0
+
+            def each(source: str, result) -> None:
+                nonlocal done
+                done += 1
+                if progress:
+                    progress(done, len(paths), source)
+
+            if progress:
+                progress(0, len(paths), paths[0].name)
+            with self.lock.write():
+                try:
+                    return ingest(self.index, paths, each)
+                finally:
+                    self._sync()
+
+    def remove(self, source: str, password: str | None) -> None:
+        self.check_admin(password)
+        if not source:
+            raise UploadError("先选择要删除的文档")
+        with self.lock.write():
+            try:
+                with self.index.writing():
+                    if not self.index.remove(source):
+                        raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
+            finally:
+                self._sync()
+
+    def _sync(self) -> None:
+        """Bring the other assistants' in-memory stores to SQLite's state (under the
+        exclusive lock): `writing()` catches an index up when it is behind."""
+        for index in self._others:
+            with index.writing():
+                pass
+
+
+def upload_name(name: str) -> str:
+    """The source name for an uploaded file: its base name only, never a path
+    ("../../etc/passwd" is "passwd"), without control characters or leading dots."""
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
+    if not base:
+        raise UploadError(f"文件名 {name!r} 不能用作文档名；请改名后再上传")
+    if len(base) > 200:  # keep the suffix: it decides the format
+        stem, suffix = Path(base).stem, Path(base).suffix[:20]
+        base = stem[: 200 - len(suffix)] + suffix
+    return base
+
+
+def supported_formats() -> str:
+    return "、".join(SUPPORTED_SUFFIXES)
