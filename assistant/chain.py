@@ -98,8 +98,9 @@ class Assistant:
 
     def __init__(self, index: ZhiceIndex, prepare: Runnable, finish: Runnable,
                  retriever: HybridRetriever, answerer: ExtractiveAnswerer, generator=None,
-                 mode: str = "extractive"):
+                 mode: str = "extractive", owns_index: bool = True):
         self.index = index
+        self.owns_index = owns_index
         self.prepare = prepare
         self.finish = finish
         self.chain = prepare | finish
@@ -109,10 +110,14 @@ class Assistant:
         self.mode = mode
 
     @classmethod
-    def open(cls, directory: Path, embedder: str | None = None, mode: str = "extractive",
-             llm=None, **retriever_options) -> "Assistant":
+    def open(cls, directory: Path | ZhiceIndex, embedder: str | None = None,
+             mode: str = "extractive", llm=None, **retriever_options) -> "Assistant":
         """Open the index and build the chain. `mode` is one of MODES; in "llm" mode
-        `llm` is an LlmConfig (default: from the environment)."""
+        `llm` is an LlmConfig (default: from the environment).
+
+        `directory` may be an index that is already open: assistants of several modes
+        then share it (and the caller closes it).
+        """
         if mode not in MODES:
             raise BadQuestionError(
                 f"unknown answer mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -130,7 +135,8 @@ class Assistant:
                     return question
                 return rewrite_with_model(model, question, history)
 
-        index = ZhiceIndex.open(directory, embedder=embedder)
+        owns = not isinstance(directory, ZhiceIndex)
+        index = ZhiceIndex.open(directory, embedder=embedder) if owns else directory
         try:
             answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
             if mode == "llm":
@@ -139,9 +145,10 @@ class Assistant:
             retriever = HybridRetriever(index, **retriever_options)
             prepare, finish = build_chain(retriever, generator or answerer, rewriter)
         except BaseException:
-            index.close()
+            if owns:
+                index.close()
             raise
-        return cls(index, prepare, finish, retriever, answerer, generator, mode)
+        return cls(index, prepare, finish, retriever, answerer, generator, mode, owns)
 
     def ask(self, question: str, k: int = 5, id: str | None = None,
             history: list[str] | None = None) -> Answer:
@@ -171,7 +178,8 @@ class Assistant:
         yield replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
-        self.index.close()
+        if self.owns_index:
+            self.index.close()
 
     def __enter__(self) -> "Assistant":
         return self
@@ -182,11 +190,9 @@ class Assistant:
 
 def _idf(index: ZhiceIndex):
     """Term weights from the BM25 index: a rare term says more about what is asked."""
-    bm25 = index.bm25
-
     def idf(term: str) -> float:
-        n = max(len(bm25), 1)
-        df = bm25.df(term)
+        n = max(len(index), 1)
+        df = index.df(term)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     return idf

@@ -281,8 +281,8 @@ def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     with Assistant.open(index, embedder=embedder) as assistant:
         more = {}
-        if llm is not None:
-            more["llm"] = Assistant.open(index, embedder=embedder, mode="llm", llm=llm)
+        if llm is not None:  # the same open index: one copy of the stores in memory
+            more["llm"] = Assistant.open(assistant.index, mode="llm", llm=llm)
         try:
             app = build_app(assistant, admin_password, assistants=more,
                             default_mode="llm" if more else "extractive",

@@ -8,6 +8,7 @@ password, and the checks on uploaded files.
 import hmac
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from ingest.loaders import SUPPORTED_SUFFIXES
 
 from .chain import Assistant
 from .types import Answer
-from .web_lock import ReadWriteLock
 from .web_render import context_html
 
 # answer mode (chain.MODES) -> what the settings radio calls it; the page offers the
@@ -56,14 +56,14 @@ class WebService:
             raise ValueError(f"unknown answer modes {sorted(unknown)}; known: {list(ANSWER_MODES)}")
         self.assistants = dict(assistants)
         self.index = next(iter(self.assistants.values())).index
-        # each Assistant.open has its own ZhiceIndex over the directory: the ones not
-        # written through catch up from SQLite after every change
-        self._others = list({id(a.index): a.index for a in self.assistants.values()
-                             if a.index is not self.index}.values())
+        if any(a.index is not self.index for a in self.assistants.values()):
+            raise ValueError("the assistants must share one open index")
         self.admin_password = admin_password or None
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.max_upload_mb = max_upload_mb
-        self.lock = ReadWriteLock()
+        # ZhiceIndex makes searches safe against a change being applied; this only
+        # serialises the changes themselves (one ingest or removal at a time)
+        self._changing = threading.Lock()
 
     @property
     def management(self) -> bool:
@@ -77,23 +77,20 @@ class WebService:
         assistant = self.assistants.get(mode)
         if assistant is None:
             raise ZhiceError(f"unknown answer mode {mode!r}; choose one of {list(self.assistants)}")
-        with self.lock.read():
-            return assistant.ask(question, k=int(k), history=list(history))
+        return assistant.ask(question, k=int(k), history=list(history))
 
     def document_context(self, source: str, start: int, end: int,
                          quotes: Sequence[str] = ()) -> str:
         """The passage `start:end` of `source` marked in its document text, as HTML."""
-        with self.lock.read():
-            text = self.index.store.file_text(str(source))
-            title = self.index.store.titles().get(str(source), "")
+        text = self.index.store.file_text(str(source))
+        title = self.index.store.titles().get(str(source), "")
         if text is None:
             raise ZhiceError(f"{source} is no longer in the index")
         return context_html(title, str(source), text, int(start), int(end),
                             tuple(str(q) for q in quotes[:20]))
 
     def documents(self) -> list[FileRecord]:
-        with self.lock.read():
-            return self.index.files()
+        return self.index.files()
 
     # managing -----------------------------------------------------------------------
     def check_admin(self, password: str | None) -> None:
@@ -138,30 +135,16 @@ class WebService:
 
             if progress:
                 progress(0, len(paths), paths[0].name)
-            with self.lock.write():
-                try:
-                    return ingest(self.index, paths, each)
-                finally:
-                    self._sync()
+            with self._changing:
+                return ingest(self.index, paths, each)
 
     def remove(self, source: str, password: str | None) -> None:
         self.check_admin(password)
         if not source:
             raise UploadError("先选择要删除的文档")
-        with self.lock.write():
-            try:
-                with self.index.writing():
-                    if not self.index.remove(source):
-                        raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
-            finally:
-                self._sync()
-
-    def _sync(self) -> None:
-        """Bring the other assistants' in-memory stores to SQLite's state (under the
-        exclusive lock): `writing()` catches an index up when it is behind."""
-        for index in self._others:
-            with index.writing():
-                pass
+        with self._changing, self.index.writing():
+            if not self.index.remove(source):
+                raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
 
 
 def upload_name(name: str) -> str:

@@ -32,6 +32,7 @@ from .embedders import (
     make_embedder,
 )
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
 
@@ -76,6 +77,9 @@ class ZhiceIndex:
         self.segmenter = segmenter
         self._dirty = False
         self._generation = -1  # the SQLite generation FAISS and BM25 in memory show
+        # searches from many threads (the web UI) share it; applying a change takes it
+        # alone, only for the in-memory update, not for loading or embedding
+        self._rw = ReadWriteLock()
 
     # opening ------------------------------------------------------------------------
     @classmethod
@@ -170,16 +174,17 @@ class ZhiceIndex:
         stamped older than what they show and the next open checks them again.
         """
         truth = set(self.store.chunk_ids().tolist())
-        in_dense = set(self.dense.ids().tolist())
-        self.dense.remove(in_dense - truth)
-        ids, vecs = self.store.vectors(sorted(truth - in_dense))
-        self.dense.add(ids, vecs)
-        in_bm25 = set(self.bm25.ids().tolist())
-        self.bm25.remove(in_bm25 - truth)
-        missing = self.store.tokens(sorted(truth - in_bm25))
-        self.bm25.add_tokens(list(missing), list(missing.values()))
-        self._generation = gen
-        self._dirty = True
+        with self._rw.write():
+            in_dense = set(self.dense.ids().tolist())
+            self.dense.remove(in_dense - truth)
+            ids, vecs = self.store.vectors(sorted(truth - in_dense))
+            self.dense.add(ids, vecs)
+            in_bm25 = set(self.bm25.ids().tolist())
+            self.bm25.remove(in_bm25 - truth)
+            missing = self.store.tokens(sorted(truth - in_bm25))
+            self.bm25.add_tokens(list(missing), list(missing.values()))
+            self._generation = gen
+            self._dirty = True
 
     # writing ------------------------------------------------------------------------
     @contextmanager
@@ -306,25 +311,27 @@ class ZhiceIndex:
     def _apply(self, removed: list[int], added: list[tuple[int, list[str], np.ndarray]],
                gen: int) -> None:
         """Mirror a committed transaction in FAISS and BM25 (in memory until save())."""
-        self.dense.remove(removed)
-        self.bm25.remove(removed)
-        if added:
-            ids = np.asarray([a[0] for a in added], np.int64)
-            self.dense.add(ids, np.vstack([a[2] for a in added]))
-            self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
-        self._generation = gen
-        self._dirty = True
+        with self._rw.write():
+            self.dense.remove(removed)
+            self.bm25.remove(removed)
+            if added:
+                ids = np.asarray([a[0] for a in added], np.int64)
+                self.dense.add(ids, np.vstack([a[2] for a in added]))
+                self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
+            self._generation = gen
+            self._dirty = True
 
     def save(self) -> None:
         """Write FAISS and BM25 atomically, each stamped with the generation it shows."""
         if not self._dirty:
             return
-        gen = self._generation
-        self.dense.save(self.directory / DENSE_FILE)
-        _write_json(self.directory / DENSE_META,
-                    {"generation": gen, "embedder": self.embedder.name})
-        self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
-        self._dirty = False
+        with self._rw.read():  # a save reads the stores; searches may go on
+            gen = self._generation
+            self.dense.save(self.directory / DENSE_FILE)
+            _write_json(self.directory / DENSE_META,
+                        {"generation": gen, "embedder": self.embedder.name})
+            self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
+            self._dirty = False
 
     # reading ------------------------------------------------------------------------
     def files(self) -> list[FileRecord]:
@@ -335,11 +342,20 @@ class ZhiceIndex:
 
     def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids nearest to the query's embedding, with cosine similarity."""
-        return self.dense.search(self.embedder.embed_query(query), k)
+        vector = self.embedder.embed_query(query)
+        with self._rw.read():
+            return self.dense.search(vector, k)
 
     def bm25_search(self, query_key: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids by BM25 over segmented search keys."""
-        return self.bm25.search_tokens(self.segmenter(query_key), k)
+        tokens = self.segmenter(query_key)
+        with self._rw.read():
+            return self.bm25.search_tokens(tokens, k)
+
+    def df(self, token: str) -> int:
+        """Chunks whose BM25 tokens hold `token`."""
+        with self._rw.read():
+            return self.bm25.df(token)
 
     def __len__(self) -> int:
         return len(self.dense)

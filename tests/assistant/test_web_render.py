@@ -2,14 +2,12 @@
 `WebService` over a tiny index (uploads, the admin password, the size limit)."""
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from assistant.chain import Assistant
 from assistant.types import Answer, Citation, Hit
-from assistant.web_lock import ReadWriteLock
 from assistant.web_render import (
     answer_html,
     context_html,
@@ -128,38 +126,6 @@ def test_upload_name_keeps_the_suffix_of_a_long_name():
     assert upload_name("长" * 300 + ".docx").endswith(".docx")
 
 
-# the lock -------------------------------------------------------------------------------
-def test_lock_readers_share_writer_is_alone():
-    lock = ReadWriteLock()
-    inside, peak, log = [0], [0], []
-    guard = threading.Lock()
-
-    def reader():
-        with lock.read():
-            with guard:
-                inside[0] += 1
-                peak[0] = max(peak[0], inside[0])
-            time.sleep(0.05)
-            with guard:
-                inside[0] -= 1
-
-    def writer():
-        with lock.write():
-            log.append(inside[0])
-            time.sleep(0.05)
-            log.append(inside[0])
-
-    threads = [threading.Thread(target=reader) for _ in range(4)]
-    threads.insert(2, threading.Thread(target=writer))
-    for t in threads:
-        t.start()
-        time.sleep(0.005)
-    for t in threads:
-        t.join(5)
-    assert peak[0] >= 2  # readers ran together
-    assert log == [0, 0]  # no reader while the writer held the lock
-
-
 # the service ----------------------------------------------------------------------------
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebService:
@@ -254,9 +220,9 @@ def test_asks_run_while_an_upload_waits_its_turn(service: WebService, tmp_path: 
     assert "more.txt" in [d.source for d in service.documents()]
 
 
-def test_other_modes_are_routed_and_see_uploads(service: WebService, tmp_path: Path):
-    """A second answer mode (the LLM one) has its own ZhiceIndex over the same folder:
-    questions in that mode go to it, and it sees what an upload added."""
+def test_other_modes_are_routed_and_share_the_index(service: WebService, tmp_path: Path):
+    """A second answer mode (the LLM one) is an assistant over the same open index:
+    questions in that mode go to it, and it sees what an upload added at once."""
 
     class Other:
         def __init__(self, index):
@@ -267,19 +233,49 @@ def test_other_modes_are_routed_and_see_uploads(service: WebService, tmp_path: P
             self.asked.append(question)
             return self.index.files()
 
-    other = Other(ZhiceIndex.open(service.index.directory))
+    other = Other(service.index)
     both = WebService({"extractive": service.assistants["extractive"], "llm": other},
                       admin_password="s3cret")
+    assert len(both.ask("示范区？", mode="llm")) == 1 and other.asked == ["示范区？"]
+    with pytest.raises(Exception, match="unknown answer mode"):
+        both.ask("示范区？", mode="oracle")
+    f = tmp_path / "new.txt"
+    f.write_text("熊猫基地\n\n熊猫基地每年接待游客八十万人次。", encoding="utf-8")
+    both.upload([("new.txt", f)], "s3cret")
+    assert [d.source for d in both.ask("示范区？", mode="llm")] == ["new.txt", "zones.txt"]
+    both.remove("new.txt", "s3cret")
+
+
+def test_assistants_over_different_indexes_are_refused(service: WebService, tmp_path: Path):
+    class Other:
+        index = object()
+
+    with pytest.raises(ValueError, match="share one open index"):
+        WebService({"extractive": service.assistants["extractive"], "llm": Other()})
+
+
+def test_questions_are_answered_while_an_upload_is_embedding(
+        service: WebService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The upload holds no lock while it embeds: a question asked meanwhile returns
+    before the upload does."""
+    started, release = threading.Event(), threading.Event()
+    embed = service.index.embedder.embed_documents
+
+    def slow_embed(texts):
+        started.set()
+        release.wait(10)
+        return embed(texts)
+
+    monkeypatch.setattr(service.index.embedder, "embed_documents", slow_embed)
+    f = tmp_path / "more.txt"
+    f.write_text("补充材料\n\n株洲特别舍得花钱在科技研发。", encoding="utf-8")
+    upload = threading.Thread(target=service.upload, args=([("more.txt", f)], "s3cret"))
+    upload.start()
     try:
-        assert len(both.ask("示范区？", mode="llm")) == 1 and other.asked == ["示范区？"]
-        with pytest.raises(Exception, match="unknown answer mode"):
-            both.ask("示范区？", mode="oracle")
-        f = tmp_path / "new.txt"
-        f.write_text("熊猫基地\n\n熊猫基地每年接待游客八十万人次。", encoding="utf-8")
-        chunks = len(other.index)
-        both.upload([("new.txt", f)], "s3cret")
-        assert len(other.index) == chunks + 1 == len(both.index)
-        both.remove("new.txt", "s3cret")
-        assert len(other.index) == chunks
+        assert started.wait(10)
+        answer = service.ask("首批示范区有多少个？")  # would deadlock if the upload held a lock
+        assert not answer.abstained and upload.is_alive()
     finally:
-        other.index.close()
+        release.set()
+        upload.join(30)
+    assert "more.txt" in [d.source for d in service.documents()]

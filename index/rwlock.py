@@ -1,8 +1,9 @@
-"""A readers-writer lock: many questions at once, an upload or delete alone.
+"""A readers-writer lock: many searches at once, a change of the stores alone.
 
 FAISS and `Bm25Index` may be read by many threads but not while one of them changes,
-so every ask holds the lock shared and every ingest or removal holds it exclusive.
-A waiting writer blocks new readers, so a stream of questions cannot starve an upload.
+so ZhiceIndex holds this lock shared for every search and exclusive for the moment a
+committed change is applied in memory. A waiting writer blocks new readers, so a
+stream of questions cannot starve an upload.
 """
 
 import threading
