@@ -66,6 +66,7 @@ def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = stand
         return {**inp, "searched": rewriter(inp["question"], list(inp.get("history") or []))}
 
     def _retrieve(inp: dict) -> dict:
+        retriever.index.refresh()
         return {**inp, "hits": retriever.retrieve(inp["searched"], max(inp["k"], RETRIEVED))}
 
     def _answer(inp: dict) -> Answer:

@@ -136,7 +136,9 @@ class WebService:
             if progress:
                 progress(0, len(paths), paths[0].name)
             with self._changing:
-                return ingest(self.index, paths, each)
+                # the temporary copy is gone afterwards: record where the file came from
+                return ingest(self.index, paths, each,
+                              origin=lambda path: f"web upload: {path.name}")
 
     def remove(self, source: str, password: str | None) -> None:
         self.check_admin(password)

@@ -97,14 +97,17 @@ Progress = Callable[[str, AddResult | None], None]
 
 
 def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
-           size: int = 400, overlap: int = 80) -> IngestSummary:
+           size: int = 400, overlap: int = 80,
+           origin: Callable[[Path], str] | None = None) -> IngestSummary:
     """Load, chunk and index every file under `paths`; a file that fails is recorded
-    and the rest go on. `progress(source, result)` is called after each file."""
+    and the rest go on. `progress(source, result)` is called after each file;
+    `origin(path)` is the path recorded for a file (default: its absolute path)."""
     started = time.perf_counter()
     files, failures = collect(paths)
     summary = IngestSummary(failures=failures)
+    origin = origin or (lambda path: str(path.resolve()))
     with index.writing():
-        for _path, source, result in _each(index, files, summary, size, overlap):
+        for _path, source, result in _each(index, files, summary, size, overlap, origin):
             if progress:
                 progress(source, result)
     summary.seconds = time.perf_counter() - started
@@ -112,7 +115,8 @@ def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = Non
 
 
 def _each(index: ZhiceIndex, files: list[tuple[Path, str]], summary: IngestSummary,
-          size: int, overlap: int) -> Iterator[tuple[Path, str, AddResult | None]]:
+          size: int, overlap: int, origin: Callable[[Path], str]
+          ) -> Iterator[tuple[Path, str, AddResult | None]]:
     for path, source in files:
         try:
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -120,7 +124,7 @@ def _each(index: ZhiceIndex, files: list[tuple[Path, str]], summary: IngestSumma
                 result = AddResult(source, "unchanged")
             else:
                 doc = load(path, source)
-                result = index.add(chunk_document(doc, size, overlap), sha, str(path.resolve()))
+                result = index.add(chunk_document(doc, size, overlap), sha, origin(path))
         except (LoadError, UnsupportedFileError) as e:
             summary.failures.append(Failure(str(path), str(e)))
             result = None

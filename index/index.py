@@ -333,6 +333,13 @@ class ZhiceIndex:
             self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
             self._dirty = False
 
+    def refresh(self) -> None:
+        """Take in what another process committed since (a `zhice ingest` while the web
+        UI runs): a cheap check of the generation, a catch-up by id when it moved."""
+        gen = self.store.generation()
+        if gen != self._generation:
+            self._catch_up(gen)
+
     # reading ------------------------------------------------------------------------
     def files(self) -> list[FileRecord]:
         return self.store.files()

@@ -747,3 +747,13 @@ def test_a_save_killed_half_way_leaves_no_temporary_file_behind(idx_dir: Path) -
     with ZhiceIndex.open(idx_dir) as index, index.writing():
         pass
     assert not list(idx_dir.glob("*.tmp"))
+
+
+def test_refresh_takes_in_what_another_process_committed(idx_dir: Path) -> None:
+    with new_index(idx_dir, "fake:16") as serving, ZhiceIndex.open(idx_dir) as other:
+        with other.writing():
+            add_text(other, "late.txt", policy_text(7, marker=MARKER))
+        assert bm25_sources(serving, MARKER) == []  # a server opened before the ingest
+        serving.refresh()
+        assert bm25_sources(serving, MARKER) == ["late.txt"]
+        assert set(serving.dense.ids().tolist()) == set(ids_of(serving, "late.txt"))
