@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install zhice into .venv, index the bundled corpus and answer a sample question.
+# Install zhice into .venv, index the bundled corpus, answer a sample question, then
+# serve the chat page on 127.0.0.1:7860.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -12,3 +13,6 @@ pip_install -e .
 export ZHICE_INDEX="${ZHICE_INDEX:-$PWD/.zhice-index}"
 .venv/bin/zhice ingest corpus/*.txt
 .venv/bin/zhice ask "国家一共支持建设了多少个产业转型升级示范区？"
+echo
+echo "Starting the chat page; open the address below in a browser (Ctrl+C stops it)."
+exec .venv/bin/zhice serve
