@@ -20,6 +20,7 @@ COMMANDS = {
     "ask": ("assistant.cli_ask", "answer one question with citations"),
     "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
     "serve": ("assistant.cli_serve", "the chat web UI"),
+    "bench": ("assistant.cli_bench", "ingest and query speed at several corpus sizes"),
 }
 
 

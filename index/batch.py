@@ -1,13 +1,21 @@
-"""Ingest a batch of files and folders into an index: the work behind `zhice ingest`."""
+"""Ingest a batch of files and folders into an index: the work behind `zhice ingest`.
+
+Reading, loading, cleaning, chunking and segmenting the next files runs in a background
+thread while the current file is embedded and written: an embedder that computes
+outside the GIL (the e5 engines, torch) then overlaps with that work.
+"""
 
 import hashlib
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from ingest.chunker import chunk_document
-from ingest.errors import LoadError, UnsupportedFileError, ZhiceError
+from ingest.chunker import ChunkedDocument, chunk_document
+from ingest.errors import LoadError, UnsupportedFileError
 from ingest.loaders import SUPPORTED_SUFFIXES, load
 
 from .index import AddResult, ZhiceIndex
@@ -94,6 +102,9 @@ def _hidden(f: Path, root: Path) -> bool:
 
 
 Progress = Callable[[str, AddResult | None], None]
+# Files prepared ahead of the one being embedded: enough to hide a slow load (a PDF),
+# few enough that their chunks cost little memory.
+PREFETCH = 4
 
 
 def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
@@ -107,32 +118,103 @@ def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = Non
     summary = IngestSummary(failures=failures)
     origin = origin or (lambda path: str(path.resolve()))
     with index.writing():
-        for _path, source, result in _each(index, files, summary, size, overlap, origin):
+        # Sources are unique within a batch (collect), so what is indexed now is what
+        # each file is compared with when its turn comes.
+        known = index.store.file_hashes()
+
+        def prepare(item: tuple[Path, str]) -> _Prepared:
+            return _prepare(index, *item, known.get(item[1]), size, overlap)
+
+        for prepared in _ahead(files, prepare, PREFETCH):
+            result = _index(index, prepared, summary, origin)
             if progress:
-                progress(source, result)
+                progress(prepared.source, result)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _each(index: ZhiceIndex, files: list[tuple[Path, str]], summary: IngestSummary,
-          size: int, overlap: int, origin: Callable[[Path], str]
-          ) -> Iterator[tuple[Path, str, AddResult | None]]:
-    for path, source in files:
-        try:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            if index.is_current(source, sha):
-                result = AddResult(source, "unchanged")
-            else:
-                doc = load(path, source)
-                result = index.add(chunk_document(doc, size, overlap), sha, origin(path))
-        except (LoadError, UnsupportedFileError) as e:
-            summary.failures.append(Failure(str(path), str(e)))
-            result = None
-        except OSError as e:
-            summary.failures.append(Failure(str(path), f"{path.name}: cannot read ({e.strerror})"))
-            result = None
-        except ZhiceError:
-            raise
-        if result:
-            summary.count(result)
-        yield path, source, result
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read, loaded, chunked and segmented, ready to embed; or why not."""
+
+    path: Path
+    source: str
+    sha256: str = ""
+    doc: ChunkedDocument | None = None  # None: unchanged, or failed
+    tokens: list[list[str]] | None = None
+    failure: Failure | None = None
+
+
+def _prepare(index: ZhiceIndex, path: Path, source: str, known_sha: str | None,
+             size: int, overlap: int) -> _Prepared:
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        if sha == known_sha:
+            return _Prepared(path, source, sha)
+        doc = chunk_document(load(path, source), size, overlap)
+        return _Prepared(path, source, sha, doc, index.segment(doc.chunks))
+    except (LoadError, UnsupportedFileError) as e:
+        return _Prepared(path, source, failure=Failure(str(path), str(e)))
+    except OSError as e:
+        return _Prepared(path, source, failure=Failure(
+            str(path), f"{path.name}: cannot read ({e.strerror})"))
+
+
+def _index(index: ZhiceIndex, prepared: _Prepared, summary: IngestSummary,
+           origin: Callable[[Path], str]) -> AddResult | None:
+    if prepared.failure:
+        summary.failures.append(prepared.failure)
+        return None
+    if prepared.doc is None:
+        result = AddResult(prepared.source, "unchanged")
+    else:
+        result = index.add(prepared.doc, prepared.sha256, origin(prepared.path),
+                           tokens=prepared.tokens)
+    summary.count(result)
+    return result
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+_DONE = object()
+
+
+def _ahead(items: Iterable[T], work: Callable[[T], R], depth: int) -> Iterator[R]:
+    """work(item) for each item, in order, computed by a background thread up to
+    `depth` items ahead of the consumer. An exception in `work` is raised here, at
+    its item; when the consumer stops (an error, Ctrl+C) the thread stops too."""
+    results: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value) -> None:
+        while not stop.is_set():
+            try:
+                results.put(value, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def run() -> None:
+        for item in items:
+            if stop.is_set():
+                return
+            try:
+                put((work(item), None))
+            except BaseException as e:  # handed to the consumer, raised there
+                put((None, e))
+                return
+        put((_DONE, None))
+
+    thread = threading.Thread(target=run, name="zhice-ingest-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value, error = results.get()
+            if error is not None:
+                raise error
+            if value is _DONE:
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()

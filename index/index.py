@@ -10,8 +10,10 @@ an ingest killed at any point leaves an index that opens consistent.
 import fcntl
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from ingest.chunker import ChunkedDocument
 from ingest.types import Chunk
 
 from .bm25 import Bm25FormatError, Bm25Index
-from .dense import FaissIndex
+from .dense import FaissIndex, flat_limit_from_env
 from .embedders import (
     DEFAULT_EMBEDDER,
     E5SmallEmbedder,
@@ -35,6 +37,8 @@ from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
+
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+")
 
 DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
     "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
@@ -128,9 +132,16 @@ class ZhiceIndex:
                     f"index at {directory} holds {meta['dim']}-d vectors but embedder "
                     f"{emb.name} gives {emb.dim}-d; use a new --index DIR"
                 )
-            segmenter = ChineseSegmenter().load()
-            index = cls(directory, store, emb, _load_dense(directory, emb.dim),
-                        _load_bm25(directory, segmenter), segmenter)
+            # jieba's dictionary, the FAISS file and the BM25 file load side by side:
+            # faiss and numpy's reads leave the GIL to jieba (a 1M-chunk index opens in
+            # the time of the slowest, not of the three)
+            segmenter = ChineseSegmenter()
+            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="zhice-open") as pool:
+                loading = pool.submit(segmenter.load)
+                dense = pool.submit(_load_dense, directory, emb.dim, flat_limit_from_env())
+                bm25 = pool.submit(_load_bm25, directory, segmenter)
+                loading.result()
+                index = cls(directory, store, emb, dense.result(), bm25.result(), segmenter)
             index._reconcile()
             return index
         except BaseException:
@@ -152,12 +163,17 @@ class ZhiceIndex:
     def _reconcile(self) -> None:
         """Bring FAISS and BM25 to SQLite's state when a crash left them behind."""
         gen = self.store.generation()
-        dense_gen = _read_json(self.directory / DENSE_META).get("generation")
+        dense_meta = _read_json(self.directory / DENSE_META)
         bm25_gen = self.bm25.meta.get("generation") if self.bm25.meta else None
         # The sizes too: a lost or unreadable dense.faiss loads as an empty index while
-        # dense.json still names the current generation.
-        if (dense_gen == gen and bm25_gen == gen
-                and len(self.dense) == len(self.bm25) == self.store.chunk_count()):
+        # dense.json still names the current generation. dense.json records how many
+        # vectors were saved: counting SQLite's rows instead reads the whole table's
+        # index on every open (seconds at a million chunks, from a cold disk).
+        saved = dense_meta.get("chunks")
+        if saved is None:  # written by an older zhice
+            saved = self.store.chunk_count()
+        if (dense_meta.get("generation") == gen and bm25_gen == gen
+                and len(self.dense) == len(self.bm25) == saved):
             self._generation = gen
             return
         self._catch_up(gen)
@@ -174,17 +190,52 @@ class ZhiceIndex:
         stamped older than what they show and the next open checks them again.
         """
         truth = set(self.store.chunk_ids().tolist())
+        # a lost dense file loads as an empty flat index: a large index is rebuilt in
+        # its own kind from SQLite rather than refilled as a flat one first
+        rebuild = self.dense.needs_rebuild(len(truth))
         with self._rw.write():
-            in_dense = set(self.dense.ids().tolist())
-            self.dense.remove(in_dense - truth)
-            ids, vecs = self.store.vectors(sorted(truth - in_dense))
-            self.dense.add(ids, vecs)
+            # a change applied meanwhile (this process's own ingest) is as new or newer
+            # than what was read: applying the older truth would undo it
+            if 0 <= gen <= self._generation:
+                return
+            if not rebuild:
+                in_dense = set(self.dense.ids().tolist())
+                self.dense.remove(in_dense - truth)
+                ids, vecs = self.store.vectors(sorted(truth - in_dense))
+                self.dense.add(ids, vecs)
             in_bm25 = set(self.bm25.ids().tolist())
             self.bm25.remove(in_bm25 - truth)
             missing = self.store.tokens(sorted(truth - in_bm25))
             self.bm25.add_tokens(list(missing), list(missing.values()))
             self._generation = gen
             self._dirty = True
+        if rebuild:
+            self._rebuild_dense()
+
+    def _rebuild_dense(self) -> None:
+        """Build the dense index the corpus size calls for (flat or IVF, see dense.py)
+        from the vectors in SQLite, then swap it in: searches go on meanwhile."""
+        n = self.store.chunk_count()
+        queries = self._tuning_queries() if n > self.dense.flat_limit else None
+        dense = FaissIndex.build(self.embedder.dim, self.store.iter_vectors, n,
+                                 self.dense.flat_limit, queries)
+        with self._rw.write():
+            self.dense = dense
+            self._dirty = True
+
+    def _tuning_queries(self, n: int = 256) -> np.ndarray:
+        """Question-like vectors for tuning an IVF index: one sentence of each of n
+        random stored chunks, embedded as a query."""
+        rng = np.random.default_rng(0)
+        ids = self.dense.ids()
+        if not len(ids):
+            ids = self.store.chunk_ids()
+        picked = rng.choice(ids, size=min(n, len(ids)), replace=False).tolist()
+        sentences = []
+        for stored in self.store.chunks(picked).values():
+            parts = [p for p in _SENTENCE.findall(stored.chunk.key) if len(p) >= 8]
+            sentences.append(parts[rng.integers(len(parts))] if parts else stored.chunk.key[:40])
+        return np.vstack([self.embedder.embed_query(s) for s in sentences])
 
     # writing ------------------------------------------------------------------------
     @contextmanager
@@ -226,25 +277,31 @@ class ZhiceIndex:
         """True when `source` is indexed with this content: nothing to do."""
         return self.store.file_hash(source) == sha256
 
-    def add(self, doc: ChunkedDocument, sha256: str, path: str) -> AddResult:
+    def add(self, doc: ChunkedDocument, sha256: str, path: str,
+            tokens: Sequence[list[str]] | None = None) -> AddResult:
         """Index a document, replacing an older version of the same source; one
         transaction. Chunks that repeat an indexed chunk of another file are recorded
-        as duplicates, not embedded."""
+        as duplicates, not embedded. `tokens` (one list per chunk, from `segment`) are
+        the chunks' BM25 tokens when the caller segmented them ahead."""
         previous = self.store.file_hash(doc.source)
         if previous == sha256:
             return AddResult(doc.source, "unchanged")
+        if tokens is not None and len(tokens) != len(doc.chunks):
+            raise ValueError(f"got {len(tokens)} token lists for {len(doc.chunks)} chunks")
+        segmented = dict(zip((c.ordinal for c in doc.chunks), tokens)) if tokens else {}
         added: list[tuple[int, list[str], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
             fresh, dups = self._dedup(doc.chunks)
             vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
+            fresh_tokens = [segmented[c.ordinal] if c.ordinal in segmented
+                            else self.segmenter(c.embedding_text()) for c in fresh]
+            ids = self.store.insert_chunks(db, fresh, fresh_tokens, vectors)
             ids_by_hash: dict[str, int] = {}
-            for chunk, vector in zip(fresh, vectors):
-                tokens = self.segmenter(chunk.embedding_text())
-                cid = self.store.insert_chunk(db, chunk, tokens, vector)
+            for chunk, cid in zip(fresh, ids):
                 ids_by_hash.setdefault(chunk.id, cid)
-                added.append((cid, tokens, vector))
+            added += zip(ids, fresh_tokens, vectors)
             for chunk, canonical in dups:
                 self.store.insert_duplicate(db, "chunk", chunk,
                                             canonical if canonical else ids_by_hash[chunk.id])
@@ -296,11 +353,13 @@ class ZhiceIndex:
         fresh: list[Chunk] = []
         dups: list[tuple[Chunk, int]] = []
         seen: set[str] = set()
+        indexed = (self.store.chunk_ids_by_hash([c.id for c in chunks], chunks[0].source)
+                   if chunks else {})
         for chunk in chunks:
             if chunk.id in seen:
                 dups.append((chunk, 0))
                 continue
-            canonical = self.store.chunk_id_by_hash(chunk.id, chunk.source)
+            canonical = indexed.get(chunk.id)
             if canonical is None:
                 fresh.append(chunk)
                 seen.add(chunk.id)
@@ -312,6 +371,8 @@ class ZhiceIndex:
                gen: int) -> None:
         """Mirror a committed transaction in FAISS and BM25 (in memory until save())."""
         with self._rw.write():
+            if gen <= self._generation:
+                return  # a question's refresh caught up with this commit first
             self.dense.remove(removed)
             self.bm25.remove(removed)
             if added:
@@ -320,6 +381,8 @@ class ZhiceIndex:
                 self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
             self._generation = gen
             self._dirty = True
+        if self.dense.needs_rebuild():
+            self._rebuild_dense()
 
     def save(self) -> None:
         """Write FAISS and BM25 atomically, each stamped with the generation it shows."""
@@ -328,8 +391,8 @@ class ZhiceIndex:
         with self._rw.read():  # a save reads the stores; searches may go on
             gen = self._generation
             self.dense.save(self.directory / DENSE_FILE)
-            _write_json(self.directory / DENSE_META,
-                        {"generation": gen, "embedder": self.embedder.name})
+            _write_json(self.directory / DENSE_META, {"generation": gen, "chunks": len(self.dense),
+                                                      "embedder": self.embedder.name})
             self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
             self._dirty = False
 
@@ -358,6 +421,10 @@ class ZhiceIndex:
         tokens = self.segmenter(query_key)
         with self._rw.read():
             return self.bm25.search_tokens(tokens, k)
+
+    def segment(self, chunks: Sequence[Chunk]) -> list[list[str]]:
+        """BM25 tokens of chunks, as `add` would make them: for segmenting ahead."""
+        return [self.segmenter(c.embedding_text()) for c in chunks]
 
     def df(self, token: str) -> int:
         """Chunks whose BM25 tokens hold `token`."""
@@ -404,16 +471,16 @@ def _resolve_embedder(store: Store, wanted: str | Embedder | None, directory: Pa
     return emb
 
 
-def _load_dense(directory: Path, dim: int) -> FaissIndex:
+def _load_dense(directory: Path, dim: int, flat_limit: int) -> FaissIndex:
     path = directory / DENSE_FILE
     if path.exists():
         try:
-            dense = FaissIndex.load(path)
+            dense = FaissIndex.load(path, flat_limit)
             if dense.dim == dim:
                 return dense
         except RuntimeError:
             pass  # unreadable: rebuilt from SQLite by _reconcile
-    return FaissIndex(dim).create()
+    return FaissIndex(dim, flat_limit).create()
 
 
 def _load_bm25(directory: Path, segmenter: ChineseSegmenter) -> Bm25Index:

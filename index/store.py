@@ -146,6 +146,10 @@ class Store:
     def titles(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT source, title FROM files"))
 
+    def file_hashes(self) -> dict[str, str]:
+        """Every indexed source with its SHA-256: one query for a whole batch."""
+        return dict(self.db.execute("SELECT source, sha256 FROM files"))
+
     def insert_file(self, db: sqlite3.Connection, source: str, path: str, sha256: str,
                     title: str, text: str) -> None:
         db.execute(
@@ -162,14 +166,29 @@ class Store:
     # chunks -------------------------------------------------------------------------
     def insert_chunk(self, db: sqlite3.Connection, chunk: Chunk, tokens: list[str],
                      vector: np.ndarray) -> int:
-        cur = db.execute(
-            'INSERT INTO chunks(hash, source, ordinal, heading, text, key, start, "end", page, '
-            "tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (chunk.id, chunk.source, chunk.ordinal, chunk.heading, chunk.text, chunk.key,
-             chunk.start, chunk.end, chunk.page, "\t".join(tokens),
-             np.asarray(vector, dtype=np.float32).tobytes()),
+        return self.insert_chunks(db, [chunk], [tokens], [vector])[0]
+
+    def insert_chunks(self, db: sqlite3.Connection, chunks: list[Chunk],
+                      tokens: list[list[str]], vectors) -> list[int]:
+        """Insert chunks in one statement; their new ids, in order.
+
+        Ids are given explicitly, after the largest ever used (sqlite_sequence): inside
+        the caller's write transaction nobody else takes one, and AUTOINCREMENT's
+        promise holds (an id is never reused).
+        """
+        if not chunks:
+            return []
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+        first = (row[0] if row else 0) + 1
+        ids = list(range(first, first + len(chunks)))
+        db.executemany(
+            'INSERT INTO chunks(id, hash, source, ordinal, heading, text, key, start, "end", '
+            "page, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(cid, c.id, c.source, c.ordinal, c.heading, c.text, c.key, c.start, c.end, c.page,
+              "\t".join(toks), np.asarray(vec, dtype=np.float32).tobytes())
+             for cid, c, toks, vec in zip(ids, chunks, tokens, vectors)],
         )
-        return int(cur.lastrowid)
+        return ids
 
     def insert_duplicate(self, db: sqlite3.Connection, kind: str, chunk: Chunk,
                          canonical: int | None) -> None:
@@ -181,26 +200,39 @@ class Store:
         )
 
     def chunk_id_by_hash(self, chunk_hash: str, exclude_source: str) -> int | None:
-        row = self.db.execute(
-            "SELECT id FROM chunks WHERE hash = ? AND source != ? LIMIT 1",
-            (chunk_hash, exclude_source),
-        ).fetchone()
-        return row[0] if row else None
+        return self.chunk_ids_by_hash([chunk_hash], exclude_source).get(chunk_hash)
+
+    def chunk_ids_by_hash(self, hashes: Iterable[str], exclude_source: str) -> dict[str, int]:
+        """hash -> id of an indexed chunk with that hash in another file (the first)."""
+        hashes = list(dict.fromkeys(hashes))
+        out: dict[str, int] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            for h, cid in self.db.execute(
+                f"SELECT hash, MIN(id) FROM chunks WHERE hash IN ({','.join('?' * len(part))}) "
+                "AND source != ? GROUP BY hash", [*part, exclude_source]
+            ):
+                out[h] = cid
+        return out
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         """Chunks by id (missing ids are left out)."""
         ids = list(ids)
         out: dict[int, StoredChunk] = {}
-        titles = self.titles()
+        columns = ", ".join(f"c.{c}" for c in _CHUNK_COLUMNS.split(", "))
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
+            # the titles of these chunks' files only: reading every title costs a
+            # query ~100 ms at 100,000 files
             rows = self.db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                f"SELECT {columns}, COALESCE(f.title, '') FROM chunks c "
+                f"LEFT JOIN files f ON f.source = c.source "
+                f"WHERE c.id IN ({','.join('?' * len(part))})",
                 part,
             )
-            for cid, h, source, ordinal, heading, text, key, start, end, page in rows:
+            for cid, h, source, ordinal, heading, text, key, start, end, page, title in rows:
                 out[cid] = StoredChunk(cid, Chunk(source, ordinal, text, key, heading, start,
-                                                  end, page, titles.get(source, ""), h))
+                                                  end, page, title, h))
         return out
 
     def chunk_count(self) -> int:
@@ -223,6 +255,14 @@ class Store:
         if not vecs:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.asarray(got_ids, np.int64), np.vstack(vecs)
+
+    def iter_vectors(self, batch: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every chunk's (ids, vectors) in id order, `batch` rows at a time: a dense
+        index is rebuilt from these without holding all of them at once."""
+        cur = self.db.execute("SELECT id, vector FROM chunks ORDER BY id")
+        while rows := cur.fetchmany(batch):
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
     def tokens(self, ids: Iterable[int]) -> dict[int, list[str]]:
         ids = list(ids)

@@ -757,3 +757,24 @@ def test_refresh_takes_in_what_another_process_committed(idx_dir: Path) -> None:
         serving.refresh()
         assert bm25_sources(serving, MARKER) == ["late.txt"]
         assert set(serving.dense.ids().tolist()) == set(ids_of(serving, "late.txt"))
+
+
+def test_a_refresh_between_commit_and_apply_is_not_applied_twice(
+        idx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The web UI: a question's refresh() can catch up with an upload's commit before
+    # the upload applies it in memory; the apply must then be a no-op, not a re-add.
+    with new_index(idx_dir, "fake:16") as index:
+        apply = index._apply
+
+        def refresh_first(*args):
+            index.refresh()
+            apply(*args)
+
+        monkeypatch.setattr(index, "_apply", refresh_first)
+        with index.writing():
+            add_text(index, "a.txt", policy_text(1, marker=MARKER))
+            index.remove("a.txt")
+            add_text(index, "b.txt", policy_text(2, marker=MARKER))
+        assert bm25_sources(index, MARKER) == ["b.txt"]
+        b_ids = ids_of(index, "b.txt")
+    assert assert_consistent(idx_dir) == b_ids
