@@ -1,5 +1,8 @@
-"""The public eval set on the bundled corpus: zhice against BM25-only and dense-only
-retrieval (each with the same extractive answerer), ingest included.
+"""The public eval set on the bundled corpus: zhice against its baselines on the same
+index (BM25 only, dense only, a plain LangChain pipeline with Langchain-Chatchat's
+defaults) plus the hybrid retriever without re-ranking, each answering with the same
+extractive answerer; ingest included. Writes the Markdown report with its plots to
+benchmarks/results/eval_report/.
 
     python benchmarks/eval_bench.py > benchmarks/results/eval.txt
 """
@@ -13,38 +16,60 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.chain import Assistant  # noqa: E402
-from eval.cli import SUMMARY  # noqa: E402
+from eval.baselines import LABELS, baseline_systems, retriever_variant  # noqa: E402
 from eval.dataset import BUNDLED_DATASET, load_dataset  # noqa: E402
-from eval.metrics import summarize  # noqa: E402
+from eval.metrics import METRIC_FORMATS, summarize  # noqa: E402
+from eval.report import write_report  # noqa: E402
 from eval.run import run_questions  # noqa: E402
 from index.batch import ingest  # noqa: E402
 from index.index import ZhiceIndex  # noqa: E402
 
-VARIANTS = {
-    "zhice (hybrid + rerank)": {},
-    "hybrid, no rerank": {"reranker": None},
-    "BM25 only": {"dense_weight": 0.0, "reranker": None},
-    "dense only": {"bm25_weight": 0.0, "reranker": None},
-}
+REPORT = ROOT / "benchmarks" / "results" / "eval_report"
+ABLATION = "hybrid, no rerank"
+MARGINS = ("R@1", "MRR@10", "budget_recall")
 
 
 def main() -> None:
     questions = load_dataset(BUNDLED_DATASET)
+    runs: dict[str, list[dict]] = {}
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         with ZhiceIndex.open(Path(tmp), create=True) as index:
             summary = ingest(index, [ROOT / "corpus"])
         print(f"ingest: {summary.line()}")
-        rows = {}
-        for name, options in VARIANTS.items():
-            with Assistant.open(Path(tmp), **options) as assistant:
-                rows[name] = summarize(questions, run_questions(assistant, questions))
+        with Assistant.open(Path(tmp)) as assistant:
+            t = time.perf_counter()
+            systems = {"zhice": assistant,
+                       ABLATION: retriever_variant(assistant, reranker=None)}
+            systems.update(baseline_systems(assistant))
+            print(f"LangChain baseline: {len(systems['langchain'])} chunks of at most 750 "
+                  f"characters embedded in {time.perf_counter() - t:.1f} s")
+            for name, system in systems.items():
+                t = time.perf_counter()
+                runs[name] = run_questions(system, questions)
+                seconds[name] = time.perf_counter() - t
         print(f"{BUNDLED_DATASET.name}: {len(questions)} questions, "
               f"total {time.perf_counter() - started:.1f} s\n")
+    rows = {name: summarize(questions, results) for name, results in runs.items()}
     names = list(rows)
-    print(f"{'metric':<18}" + "".join(f"{n:>26}" for n in names))
-    for metric, fmt in SUMMARY:
-        print(f"{metric:<18}" + "".join(f"{fmt.format(rows[n][metric]):>26}" for n in names))
+    labels = [LABELS.get(n, n) for n in names]
+    width = max(len(label) for label in labels) + 2
+    print(f"{'metric':<18}" + "".join(f"{label:>{width}}" for label in labels))
+    for metric, fmt in METRIC_FORMATS:
+        print(f"{metric:<18}" + "".join(f"{fmt.format(rows[n][metric]):>{width}}"
+                                        for n in names))
+    print(f"{'run time (s)':<18}" + "".join(f"{seconds[n]:>{width}.1f}" for n in names))
+    baselines = [n for n in names if n not in ("zhice", ABLATION)]
+    print("\nzhice against the best baseline:")
+    for metric in MARGINS:
+        best = max(baselines, key=lambda n: rows[n][metric])
+        print(f"  {metric:<14} {rows['zhice'][metric]:.3f} vs {rows[best][metric]:.3f} "
+              f"({LABELS[best]}): {rows['zhice'][metric] - rows[best][metric]:+.3f}")
+    report_runs = {n: runs[n] for n in ("zhice", *baselines)}
+    path = write_report(REPORT, BUNDLED_DATASET.name, questions, report_runs,
+                        notes=["recorded by benchmarks/eval_bench.py"], results=False)
+    print(f"\nreport: {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

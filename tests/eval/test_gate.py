@@ -1,0 +1,81 @@
+"""The CI gate: the public eval set must hold every floor recorded in eval/floors.json.
+
+Floors are raised when the product improves and never lowered silently: a change that
+makes a metric fall fails here, naming the metric, its value and its floor.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.chain import Assistant
+from assistant.cli import main
+from eval.dataset import load_dataset
+from eval.metrics import LOWER_IS_BETTER, METRIC_FORMATS, check_floors, load_floors, summarize
+from eval.run import check_against_index, run_questions
+from index.batch import ingest
+from index.index import ZhiceIndex
+
+ROOT = Path(__file__).parents[2]
+FLOORS = ROOT / "eval" / "floors.json"
+
+
+def test_floors_file_names_known_metrics_with_sane_values():
+    data = json.loads(FLOORS.read_text(encoding="utf-8"))
+    assert (ROOT / data["dataset"]).is_file() and (ROOT / data["corpus"]).is_dir()
+    floors = load_floors(FLOORS)
+    known = {name for name, _ in METRIC_FORMATS}
+    assert set(floors) <= known, set(floors) - known
+    assert {"R@1", "MRR@10", "budget_recall", "keyword_accuracy", "citation_support",
+            "groundedness", "abstention", "false_abstention"} <= set(floors)
+    for name, value in floors.items():
+        assert 0.0 <= value <= 1.0, name
+    assert not set(floors) & {"latency_p50_ms", "latency_p95_ms"}  # machine-dependent
+    assert "false_abstention" in LOWER_IS_BETTER
+
+
+def test_load_floors_rejects_a_file_without_floors(tmp_path):
+    from eval.dataset import DatasetError
+
+    bad = tmp_path / "floors.json"
+    bad.write_text('{"R@1": 0.9}', encoding="utf-8")
+    with pytest.raises(DatasetError, match='expected JSON like {"floors"'):
+        load_floors(bad)
+
+
+def test_cli_floors_fail_with_a_message_naming_metric_value_and_floor(
+        tiny_index, tiny_dataset, tmp_path, capsys):
+    strict = tmp_path / "floors.json"
+    strict.write_text(json.dumps({"floors": {"R@1": 1.01, "false_abstention": -0.01}}))
+    assert main(["eval", "--index", str(tiny_index), "--dataset", str(tiny_dataset),
+                 "--floors", str(strict)]) == 1
+    err = capsys.readouterr().err
+    assert "R@1 = " in err and "is below its floor 1.010" in err
+    assert "false_abstention = " in err and "is above its ceiling -0.010" in err
+    lenient = tmp_path / "lenient.json"
+    lenient.write_text(json.dumps({"floors": {"R@1": 0.0, "false_abstention": 1.0}}))
+    assert main(["eval", "--index", str(tiny_index), "--dataset", str(tiny_dataset),
+                 "--floors", str(lenient)]) == 0
+
+
+@pytest.mark.slow
+def test_public_eval_set_holds_its_floors(tmp_path):
+    """Build the bundled corpus's index with the default embedder (about 30 s), run
+    the bundled dataset through zhice, compare every metric to its floor."""
+    data = json.loads(FLOORS.read_text(encoding="utf-8"))
+    directory = tmp_path / "index"
+    with ZhiceIndex.open(directory, embedder=data["embedder"], create=True) as index:
+        summary = ingest(index, [ROOT / data["corpus"]])
+    assert not summary.failures
+    questions = load_dataset(ROOT / data["dataset"])
+    with Assistant.open(directory) as assistant:
+        check_against_index(assistant, questions, data["dataset"])
+        results = run_questions(assistant, questions, k=data["k"])
+    metrics = summarize(questions, results)
+    problems = check_floors(metrics, load_floors(FLOORS))
+    assert not problems, (
+        "the public eval set fell past its recorded floors (eval/floors.json):\n  "
+        + "\n  ".join(problems)
+        + "\nFix the regression; lower a floor only on purpose, saying why in the commit."
+    )
