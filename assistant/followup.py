@@ -10,7 +10,8 @@ import re
 from functools import cache
 
 # "那株洲呢？", "还有宜宾呢", "那么鄂尔多斯怎么样？"
-_ELLIPTIC = re.compile(r"^(?:那么?|还有|另外|再说说)?\s*(.{1,16}?)\s*(?:呢|怎么样|如何|又如何|怎样)[？?。]?$")
+_ELLIPTIC = re.compile(
+    r"^(?:那么?|还有|另外|再说说)?\s*(.{1,16}?)\s*(?:呢|怎么样|如何|又如何|怎样)[？?。]?$")
 # "这个规划", "该政策", "它", "这些城市": a reference to what was asked before
 _REFERENCE = re.compile(
     r"(?:这个|这项|这一|这些|该|此|上述|前面说的)(?:政策|规划|文件|意见|方案|城市|地区|示范区|做法|"
@@ -19,6 +20,15 @@ _REFERENCE = re.compile(
 _TITLE = re.compile(r"《[^》]{2,60}》")
 # entity parts of speech in jieba: place, organisation, other proper noun, person
 _ENTITY_TAGS = ("ns", "nt", "nz", "nr")
+# words jieba tags as places that name no place: "那株洲呢？" after "首批示范区有哪些城市？"
+# must not make "首批示范区有哪些株洲？"
+_GENERIC_PLACES = frozenset(
+    "城市 地区 全国 各地 地方 省份 区域 城镇 农村 国内 国外 当地 本地".split())
+# a year or an ordinal: "那2020年呢？" after "2019年……" swaps the year
+_ORDINAL = re.compile(r"\d{4}年|第[一二三四五六七八九十百\d]+[届批次期轮]")
+# a first word that is the subject ("包头在……", "包头的……") even when jieba does not
+# know it as a place
+_LEADING_SUBJECT = re.compile(r"^([\u4e00-\u9fff]{2,6}?)(?:市|省)?(?=在|的)")
 
 
 @cache
@@ -34,7 +44,8 @@ def _posseg():
 
 def _entities(text: str) -> list[str]:
     """Proper nouns of a question, in order (places, organisations, names)."""
-    return [w.word for w in _posseg().cut(text) if w.flag in _ENTITY_TAGS and len(w.word) >= 2]
+    return [w.word for w in _posseg().cut(text)
+            if w.flag in _ENTITY_TAGS and len(w.word) >= 2 and w.word not in _GENERIC_PLACES]
 
 
 def _subject(previous: str) -> str | None:
@@ -75,7 +86,14 @@ def standalone(question: str, history: list[str]) -> str:
     elliptic = _ELLIPTIC.match(q)
     if elliptic and len(q) <= 20:
         new = elliptic.group(1)
+        if _ORDINAL.fullmatch(new):
+            same = [m for m in _ORDINAL.findall(previous) if m[-1] == new[-1]]
+            if same:
+                return previous.replace(same[0], new, 1)
         old = _entities(previous)
+        if not old:
+            leading = _LEADING_SUBJECT.match(previous)
+            old = [leading.group(1)] if leading else []
         if old and old[0] != new:
             return previous.replace(old[0], new, 1)
         return f"{new}{previous}" if new not in previous else previous

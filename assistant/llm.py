@@ -21,9 +21,11 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
 from ingest.errors import ZhiceError
+from ingest.normalize import is_traditional, to_simplified
 
 from .check import check_answer, claims
 from .extractive import NOT_FOUND, ExtractiveAnswerer
+from .followup import standalone
 from .types import Answer, Citation, Hit
 
 MAX_ANSWER_TOKENS = 400
@@ -70,13 +72,23 @@ class LlmConfig:
             "gguf": os.environ.get("ZHICE_LLM_GGUF"),
         }
         if os.environ.get("ZHICE_LLM_TIMEOUT"):
-            env["timeout"] = float(os.environ["ZHICE_LLM_TIMEOUT"])
+            env["timeout"] = _seconds(os.environ["ZHICE_LLM_TIMEOUT"])
         env.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**{k: v for k, v in env.items() if v is not None})
 
     @property
     def configured(self) -> bool:
         return bool(self.gguf or self.base_url)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise LlmError(f"ZHICE_LLM_TIMEOUT must be a number of seconds above 0; got {value!r}")
+    return seconds
 
 
 HOW_TO_CONFIGURE = (
@@ -120,18 +132,33 @@ def numbered_passages(hits: Sequence[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
+# Repeated after the question: a small model that reads the rule only in the system
+# prompt, 2,000 characters earlier, often leaves the markers out.
+ANSWER_CUE = "回答（只用上面的段落；每句话末尾必须标注依据的段落编号，如[1]）："
+
+
 def prompt_messages(question: str, hits: Sequence[Hit]) -> list:
     return [SystemMessage(SYSTEM_PROMPT),
-            HumanMessage(f"段落：\n{numbered_passages(hits)}\n\n问题：{question}")]
+            HumanMessage(f"段落：\n{numbered_passages(hits)}\n\n问题：{question}\n\n{ANSWER_CUE}")]
 
 
 _REPEAT = re.compile(r"(.{8,}?)\1{2,}", re.S)
+# a sentence, with its markers, said again right after itself
+_REPEATED_SENTENCE = re.compile(r"([^。！？；!?;]+[。！？；!?;](?:\s*\[\d+\])*)(?:\s*\1)+")
+# "根据[2]，X。" / "根据段落[2]的内容，X。": a small model's way of citing up front; the
+# markers belong at the end of the sentence they source
+_LEADING_CITE = re.compile(
+    r"(?:根据|依据|据)(?:段落)?\s*((?:\[\d+\])+)(?:段落)?(?:的?内容)?\s*[，,：:]?\s*"
+    r"([^。！？；!?;\[]+)(?=[。！？；!?;]|$)")
 
 
 def parse(text: str) -> str:
-    """The model's text cleaned for checking: no think blocks, no runaway repeats."""
+    """The model's text cleaned for checking: no think blocks, no runaway repeats,
+    markers put up front moved behind their sentence."""
     text = re.sub(r"<think>.*?</think>", "", text, flags=re.S).strip()
-    text = _REPEAT.sub(r"\1", text)  # a loop that slipped past the penalty
+    text = _LEADING_CITE.sub(r"\2\1", text)
+    text = _REPEATED_SENTENCE.sub(r"\1", text)  # a loop that slipped past the penalty
+    text = _REPEAT.sub(r"\1", text)
     return re.sub(r"\s*\n\s*", "", text)
 
 
@@ -180,6 +207,9 @@ class LlmAnswerer:
     def check(self, raw: str, question: str, hits: Sequence[Hit], extractive: Answer) -> Answer:
         """Checked model answer, or the extractive one when most of it is unsupported."""
         text = parse(raw)
+        if not is_traditional(question):  # the model copies traditional passages as written
+            text = to_simplified(text)
+        extractive = replace(extractive, extra={**extractive.extra, "raw": raw})
         if not text or NOT_FOUND.rstrip("。") in text:
             return _with_note(extractive, "the model found no answer in the passages; "
                                           "showing the extracted sentences")
@@ -210,8 +240,11 @@ def describe_error(e: Exception) -> str:
         "PermissionDeniedError": "the model endpoint rejected the API key",
         "NotFoundError": "the model endpoint does not know that model",
     }
-    reason = next((reasons[n] for n in names if n in reasons),
-                  f"the model failed ({name}: {text})")
+    if isinstance(e, LlmError):  # already in the user's terms (a model file that fails)
+        reason = text
+    else:
+        reason = next((reasons[n] for n in names if n in reasons),
+                      f"the model failed ({name}: {text})")
     return f"{reason}; showing the extracted sentences"
 
 
@@ -220,8 +253,9 @@ def _with_note(answer: Answer, note: str) -> Answer:
 
 
 def rewrite_with_model(model: BaseChatModel, question: str, history: list[str]) -> str:
-    """A follow-up rewritten by the model into a standalone question; the question as
-    typed when the model fails or answers with something that is not a question."""
+    """A follow-up rewritten by the model into a standalone question; the rule-based
+    rewrite (followup.standalone) when the model fails or answers with something that
+    is not a question."""
     if not history:
         return question
     turns = "\n".join(f"用户：{h}" for h in history[-3:])
@@ -229,6 +263,8 @@ def rewrite_with_model(model: BaseChatModel, question: str, history: list[str]) 
         out = model.invoke([SystemMessage(REWRITE_PROMPT),
                             HumanMessage(f"对话历史：\n{turns}\n\n最后一个问题：{question}")])
     except Exception:
-        return question
+        return standalone(question, history)
     text = parse(str(out.content)).strip().strip("“”\"")
-    return text if 2 <= len(text) <= 2 * len(question) + 60 else question
+    if 2 <= len(text) <= 2 * len(question) + 60:
+        return text
+    return standalone(question, history)

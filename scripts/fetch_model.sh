@@ -13,8 +13,8 @@
 #
 # The runtime, llama-cpp-python, builds from source (about 6 minutes on 2 cores) into
 # $PYTHON's environment: .venv/bin/python if it exists, else python3. It is built for
-# AVX2 explicitly: a -march=native build can emit instructions the CPU the build ran on
-# reports but does not execute (an "illegal instruction" crash at load).
+# AVX2 explicitly: the default -march=native build crashed with "illegal instruction" on
+# a virtual machine whose CPU flags promise more than it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
