@@ -134,8 +134,8 @@ def speed(engines: dict[str, E5SmallEmbedder], sets: dict[str, list[str]]) -> No
     print(
         f"\nspeed: passages/s, {PASSAGE_CHARS} characters each, best of {REPEATS}; when other"
         f" processes share the CPU, wall-clock is low, and passages per CPU-second x {cores}"
-        f" estimates an idle machine (an upper bound: it assumes perfect scaling over"
-        f" {cores} threads)"
+        f" roughly estimates an idle machine (sharing inflates CPU time; x {cores} assumes"
+        f" perfect scaling)"
     )
     for label, passages in sets.items():
         for engine, embedder in engines.items():

