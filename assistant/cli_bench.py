@@ -80,18 +80,41 @@ def run(args: argparse.Namespace) -> int:
         work.mkdir(parents=True, exist_ok=True)
         articles = _articles(data)
         if not args.json:
+            import platform
+
+            import faiss
+
             print(f"zhice bench: embedder {args.embedder}, {os.cpu_count()} cores, load "
-                  f"{os.getloadavg()[0]:.1f} at start, {args.queries} real questions per size")
-            print(HEADER)
+                  f"{os.getloadavg()[0]:.1f} at start, {args.queries} real questions per size; "
+                  f"python {platform.python_version()}, faiss {faiss.__version__}", flush=True)
+            print(HEADER, flush=True)
+        rows = []
         for size in sizes:
-            row = _bench_size(size, articles, work, args)
-            print(json.dumps(row, ensure_ascii=False) if args.json else _format(row), flush=True)
+            rows.append(_bench_size(size, articles, work, args))
+            print(json.dumps(rows[-1], ensure_ascii=False) if args.json else _format(rows[-1]),
+                  flush=True)
+        if not args.json:
+            print(LEGEND.format(table=max(r["embedder_table_mb"] for r in rows)))
     return 0
 
 
 HEADER = (f"{'size':>5} {'files':>7} {'chunks':>8} {'ingest/s':>9} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'dense ms':>8} {'bm25 ms':>7} {'ingest MB':>9} {'query MB':>8} {'disk MB':>8} "
           f"{'open s':>6} {'recall@10':>9} {'load':>9}  dense index")
+
+
+LEGEND = """\
+ingest/s: chunks a second through index.batch.ingest (load, clean, chunk, segment, embed,
+  SQLite, FAISS, BM25, final save). p50/p95: Assistant.ask per question (embedding, dense,
+  BM25, fusion, coverage rerank, extractive answer, citation check), model load excluded;
+  dense/bm25 ms: the medians of those two searches alone (k=50). ingest MB / query MB: peak
+  RSS of the ingest process / of the process that opens the index and asks (with a fake
+  embedder, ingest MB holds the bench's bigram table, {table:.0f} MB at most, and query MB the
+  fake's own cache of bigram vectors, up to 200 MB). disk MB: the index
+  folder. open s: Assistant.open (SQLite, embedder, jieba, FAISS, BM25, consistency check),
+  imports excluded. recall@10: the dense index's top 10 against exact search over the stored
+  vectors, on the same real questions. load: 5-min load average after the ingest / 1-min
+  after the queries (2 cores: above 2, other jobs shared the machine)."""
 
 
 def _format(r: dict) -> str:

@@ -7,6 +7,7 @@ benchmarks/results/eval_report/.
     python benchmarks/eval_bench.py > benchmarks/results/eval.txt
 """
 
+import os
 import sys
 import tempfile
 import time
@@ -30,6 +31,8 @@ MARGINS = ("R@1", "MRR@10", "budget_recall")
 
 
 def main() -> None:
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+          "(times grow with the load)")
     questions = load_dataset(BUNDLED_DATASET)
     runs: dict[str, list[dict]] = {}
     seconds: dict[str, float] = {}

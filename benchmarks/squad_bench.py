@@ -11,6 +11,7 @@ ingest time printed is that of the reuse, not of the first build.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -80,6 +81,8 @@ def main() -> None:
     p.add_argument("--index-root", type=Path,
                    help="build (or reuse) each benchmark's index in DIR/NAME")
     args = p.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+          "(times grow with the load)")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.index_root or Path(tmp)
         for name in args.names:

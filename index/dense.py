@@ -7,6 +7,13 @@ an IndexIVFScalarQuantizer: 8-bit codes (a quarter of float32's memory: 1M x 384
 ids can still be removed and read back. Its nprobe is tuned at build time so that
 recall@10 against exact search reaches RECALL_TARGET, and saved with the index.
 
+Some vectors cannot be narrowed down by lists: when no nprobe below a quarter of the
+lists reaches the target (measured on the fake embedder, whose passages sit at noise
+level from every question), a scan is unavoidable and the index adds a shortlist: 4-bit
+PQ codes scanned with SIMD (PQ fast scan, 1M vectors in a few ms), whose best few
+hundred are re-scored with the 8-bit vectors. Its depth is tuned like nprobe. A removed
+id leaves a tombstone in the shortlist until a fifth of it is dead, then it is rebuilt.
+
     dense = FaissIndex(384).create()
     dense.add(ids, vectors); dense.search(query_vector, k=10)
     if dense.needs_rebuild():
@@ -15,6 +22,7 @@ recall@10 against exact search reaches RECALL_TARGET, and saved with the index.
 
 import math
 import os
+import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,20 +33,26 @@ import numpy as np
 from ingest.errors import ZhiceError
 
 # Exact search costs ~0.25 ms per 1,000 vectors on one core (384-d): past 50,000 an
-# IVF index answers in a few ms at any size, with a measured recall.
+# IVF index answers in a few ms, with a measured recall.
 FLAT_LIMIT = 50_000
 FLAT_LIMIT_ENV = "ZHICE_FLAT_LIMIT"
-# nprobe is the smallest power of two whose recall@10 against exact search, with stored
-# vectors as queries (each one's own hit left out), reaches this. Real questions sit
-# farther from every passage than passages from each other; the margin above the 0.95
-# the benchmark checks on real questions (benchmarks/scale_bench.py) is for them.
+# nprobe (or the shortlist's depth) is the smallest that brings recall@10 against exact
+# search, on question-like queries, to this; the margin over the 0.95 the benchmark
+# checks on real questions (benchmarks/scale_bench.py) is for their difference.
 RECALL_TARGET = 0.97
 TUNING_QUERIES = 256
 # Retrain when the index has grown or shrunk this many times over since it was trained:
 # nlist then fits its size again. Back to exact below half the flat limit.
 REBUILD_FACTOR = 4
 TRAIN_PER_LIST = 40  # faiss warns below 39 training points per list
-BUILD_BATCH = 20_000
+# The shortlist: taken when nprobe would have to reach 1/SHORTLIST_FROM of the lists.
+SHORTLIST_FROM = 4
+SHORTLIST_DEPTHS = (100, 200, 400, 800, 1600, 3200)
+SHORTLIST_TRAIN = 10_000
+SHORTLIST_MIN = 1_000  # vectors; fewer are scanned in no time anyway
+MAX_DEAD_SHARE = 0.2
+_TRAILER = struct.Struct("<qq8s")  # shortlist depth, its offset in the file, magic
+_MAGIC = b"zhiceSL1"
 
 Batches = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
 
@@ -71,9 +85,9 @@ def nlist_for(n: int) -> int:
 
 @contextmanager
 def _threads(n: int) -> Iterator[None]:
-    """OpenMP threads for this thread's faiss calls. One query on one thread: with
-    two, a busy second core (another query, an ingest) makes the spin-wait cost more
-    than the split saves (measured 5x slower under load)."""
+    """OpenMP threads for this thread's faiss calls. One: with two, a busy second core
+    (another query, an ingest, another program) makes the spin-waits cost far more than
+    the split saves (measured: a query 3x slower, PQ training 10x, on a loaded machine)."""
     faiss = _faiss()
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(n)
@@ -91,6 +105,9 @@ class FaissIndex:
         self.dim = dim
         self.flat_limit = flat_limit
         self._index = None
+        self._shortlist = None  # IndexIDMap(IndexPQFastScan), or None
+        self._depth = 0
+        self._dead: set[int] = set()  # removed ids the shortlist still holds
 
     def create(self) -> "FaissIndex":
         faiss = _faiss()
@@ -99,12 +116,32 @@ class FaissIndex:
 
     @classmethod
     def load(cls, path: Path, flat_limit: int = FLAT_LIMIT) -> "FaissIndex":
+        """Read a file written by `save`; RuntimeError when it is not one."""
         faiss = _faiss()
         index = faiss.read_index(str(path))
         if not isinstance(index, faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer):
             raise RuntimeError(f"{path} holds a {type(index).__name__}, not a zhice index")
         out = cls(index.d, flat_limit)
         out._index = index
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            end = f.tell()
+            if end < _TRAILER.size:
+                return out
+            f.seek(end - _TRAILER.size)
+            depth, offset, magic = _TRAILER.unpack(f.read(_TRAILER.size))
+            if magic != _MAGIC:
+                return out
+            if not 0 < offset < end - _TRAILER.size or depth < 1 or out.kind != "ivf":
+                raise RuntimeError(f"{path}: a damaged shortlist")
+            f.seek(offset)
+            raw = np.fromfile(f, dtype=np.uint8, count=end - _TRAILER.size - offset)
+        out._shortlist = faiss.deserialize_index(raw)
+        out._depth = int(depth)
+        held, live = faiss.vector_to_array(out._shortlist.id_map), out.ids()
+        if len(np.setdiff1d(live, held)):  # a live id the shortlist lacks
+            raise RuntimeError(f"{path}: the shortlist does not match the index")
+        out._dead = set(np.setdiff1d(held, live).tolist())
         return out
 
     @classmethod
@@ -146,10 +183,18 @@ class FaissIndex:
     def nlist(self) -> int | None:
         return None if self.kind == "flat" else int(self.index.nlist)
 
+    @property
+    def shortlist_depth(self) -> int | None:
+        """Candidates the PQ shortlist passes on to re-scoring; None without one."""
+        return self._depth if self._shortlist is not None else None
+
     def describe(self) -> str:
         """One line for benchmarks and logs: the type and its parameters."""
         if self.kind == "flat":
             return f"flat (exact), {len(self)} vectors"
+        if self._shortlist is not None:
+            return (f"IVF{self.nlist},SQ8 + PQ{_pq_m(self.dim)}x4fs shortlist of "
+                    f"{self._depth}, {len(self)} vectors")
         return f"IVF{self.nlist},SQ8 nprobe={self.nprobe}, {len(self)} vectors"
 
     def __len__(self) -> int:
@@ -165,9 +210,14 @@ class FaissIndex:
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            self.index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+        if not len(ids):
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.index.add_with_ids(vectors, ids)
+        if self._shortlist is not None:
+            self._shortlist.add_with_ids(vectors, ids)
+            self._dead.difference_update(ids.tolist())
 
     def remove(self, ids) -> None:
         ids = np.asarray(list(ids), dtype=np.int64)
@@ -175,9 +225,14 @@ class FaissIndex:
             return
         if self.kind == "flat":
             self.index.remove_ids(ids)
-        else:  # an id array goes through the hash direct map, not a scan of every list
-            faiss = _faiss()
-            self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+            return
+        # an id array goes through the hash direct map, not a scan of every list
+        faiss = _faiss()
+        self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+        if self._shortlist is not None:  # PQ fast scan cannot remove: tombstones
+            self._dead.update(ids.tolist())
+            if len(self._dead) > MAX_DEAD_SHARE * self._shortlist.ntotal:
+                self._refill_shortlist()
 
     def reconstruct(self, id_: int) -> np.ndarray:
         """The stored vector of an id (after 8-bit quantisation for an IVF index)."""
@@ -187,9 +242,14 @@ class FaissIndex:
         """The k nearest ids with their cosine similarity, best first."""
         if len(self) == 0 or k <= 0:
             return []
+        query = np.asarray(vector, np.float32).reshape(1, -1)
         with _threads(1):
-            scores, ids = self.index.search(np.asarray(vector, np.float32).reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+            if self._shortlist is not None:
+                ids, scores = self._search_shortlist(query, k)
+            else:
+                scores, ids = self.index.search(query, k)
+                ids, scores = ids[0], scores[0]
+        return [(int(i), float(s)) for i, s in zip(ids, scores) if i != -1]
 
     def needs_rebuild(self, n: int | None = None) -> bool:
         """True when an index of n vectors (default: its size) should be of another
@@ -205,17 +265,61 @@ class FaissIndex:
 
     def save(self, path: Path) -> None:
         """Write to a temporary file beside `path`, then rename over it: a reader sees
-        the old index or the new one, never half of one."""
+        the old index or the new one, never half of one. The shortlist, if any, follows
+        the index in the same file (faiss.read_index reads the index alone)."""
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         os.close(fd)
         try:
-            _faiss().write_index(self.index, tmp)
-            with open(tmp, "rb") as f:
+            faiss = _faiss()
+            faiss.write_index(self.index, tmp)
+            with open(tmp, "ab") as f:
+                if self._shortlist is not None:
+                    offset = f.tell()
+                    faiss.serialize_index(self._shortlist).tofile(f)
+                    f.write(_TRAILER.pack(self._depth, offset, _MAGIC))
+                f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    # the shortlist ---------------------------------------------------------------------
+    def _search_shortlist(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The PQ shortlist's best `depth` (more while tombstones take places), re-scored
+        with the 8-bit vectors of the live ones."""
+        extra = len(self._dead) * self._depth // max(1, self._shortlist.ntotal)
+        _, found = self._shortlist.search(query, max(k, self._depth + extra))
+        found = found[0][found[0] != -1]
+        if self._dead:
+            found = np.fromiter((i for i in found.tolist() if i not in self._dead), np.int64)
+        found = np.unique(found)  # a re-added id can be held twice
+        if not len(found):
+            return found, np.zeros(0, np.float32)
+        scores = self.index.reconstruct_batch(found) @ query[0]
+        best = np.argsort(-scores, kind="stable")[:k]
+        return found[best], scores[best]
+
+    def _new_shortlist(self, sample: np.ndarray):
+        faiss = _faiss()
+        pq = faiss.IndexPQFastScan(self.dim, _pq_m(self.dim), 4, faiss.METRIC_INNER_PRODUCT)
+        pq.pq.cp.niter = 10
+        pq.pq.cp.min_points_per_centroid = 1
+        with _threads(1):
+            pq.train(np.ascontiguousarray(sample[:SHORTLIST_TRAIN]))
+        shortlist = faiss.IndexIDMap(pq)
+        pq.this.disown()  # the id map owns and frees it
+        shortlist.own_fields = True
+        return shortlist
+
+    def _refill_shortlist(self) -> None:
+        """Drop the tombstones: the shortlist again from the live vectors (as stored)."""
+        live = self.ids()
+        self._shortlist.reset()
+        for i in range(0, len(live), 50_000):
+            part = live[i : i + 50_000]
+            self._shortlist.add_with_ids(self.index.reconstruct_batch(part), part)
+        self._dead.clear()
 
     # building the IVF index -----------------------------------------------------------
     def _trained_for(self) -> int:
@@ -227,7 +331,7 @@ class FaissIndex:
                    rng: np.random.Generator) -> None:
         faiss = _faiss()
         nlist = nlist_for(n)
-        n_train = min(n, nlist * TRAIN_PER_LIST)
+        n_train = min(n, max(nlist * TRAIN_PER_LIST, SHORTLIST_TRAIN))
         extra = TUNING_QUERIES if queries is None else 0
         # One pass for a uniform sample: training points (plus stand-in queries).
         picks = np.sort(rng.choice(n, size=min(n, n_train + extra), replace=False))
@@ -237,6 +341,7 @@ class FaissIndex:
             at = rng.permutation(len(sample))[:TUNING_QUERIES]
             queries, query_ids = sample[at], sample_ids[at]
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        sample = np.ascontiguousarray(rng.permutation(sample))
 
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFScalarQuantizer(
@@ -244,18 +349,62 @@ class FaissIndex:
         )
         index.cp.niter = 10  # centroids need not be exact: the lists only narrow the search
         index.cp.min_points_per_centroid = 1  # small indexes (tests) train on what there is
-        index.train(np.ascontiguousarray(rng.permutation(sample)[:n_train]))
+        with _threads(1):
+            index.train(sample[: nlist * TRAIN_PER_LIST])
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
         quantizer.this.disown()  # the IVF index owns and frees it
         index.own_fields = True
-        # Second pass: add everything, and find the exact neighbours of the queries.
+        self._index = index
+        # Second pass: add everything (to the shortlist too: whether it is needed shows
+        # only once all is in, and a third read of SQLite costs more than PQ codes do),
+        # and find the exact neighbours of the queries.
+        self._shortlist = self._new_shortlist(sample) if n >= SHORTLIST_MIN else None
         exact = _TopK(len(queries), 11)
         for ids, vectors in batches():
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            index.add_with_ids(vectors, ids)
+            if self._shortlist is not None:
+                self._shortlist.add_with_ids(vectors, ids)
             exact.push(queries @ vectors.T, ids)
-        self._index = index
-        index.nprobe = _tune_nprobe(index, queries, query_ids, exact.ids())
+        want = _without_self(exact.ids(), query_ids)
+        self._tune(queries, query_ids, want)
+
+    def _tune(self, queries: np.ndarray, query_ids: np.ndarray, want: list[list[int]]) -> None:
+        """Lists while a few narrow the search enough; else the shortlist, if it gets
+        there; else as many lists as it takes."""
+        index = self.index
+
+        def recall_of(search) -> float:
+            found = [search(q) for q in queries]
+            return recall_at(_without_self(np.array(found), query_ids), want)
+
+        def ivf_top(q):
+            return index.search(q[None], 11)[1][0]
+
+        def shortlist_top(q):
+            ids, _ = self._search_shortlist(q[None], 11)
+            return np.pad(ids, (0, 11 - len(ids)), constant_values=-1)
+
+        with _threads(1):
+            index.nprobe = 1
+            while index.nprobe * SHORTLIST_FROM < index.nlist:
+                if recall_of(ivf_top) >= RECALL_TARGET:
+                    self._shortlist = None
+                    return
+                index.nprobe *= 2
+            for depth in SHORTLIST_DEPTHS if self._shortlist is not None else ():
+                self._depth = depth
+                if recall_of(shortlist_top) >= RECALL_TARGET:
+                    return
+            self._shortlist = None
+            while index.nprobe < index.nlist and recall_of(ivf_top) < RECALL_TARGET:
+                index.nprobe *= 2
+
+
+def _pq_m(dim: int) -> int:
+    """Sub-quantizers of the shortlist's PQ: two dimensions to each 4-bit code."""
+    return dim // 2 if dim % 2 == 0 else dim
 
 
 def _take(batches: Iterable[tuple[np.ndarray, np.ndarray]], picks: np.ndarray
@@ -298,20 +447,6 @@ def recall_at(approx, exact, k: int = 10) -> float:
     """Mean share of each query's exact top k (rows of ids) found in its approximate top k."""
     hits = [len(set(list(a)[:k]) & set(list(e)[:k])) for a, e in zip(approx, exact)]
     return sum(hits) / (k * len(exact)) if len(exact) else 1.0
-
-
-def _tune_nprobe(index, queries: np.ndarray, query_ids: np.ndarray, exact: np.ndarray) -> int:
-    """The smallest power-of-two nprobe reaching RECALL_TARGET at k=10; a query that is
-    a stored vector (`query_ids`, else -1) is left out of its own lists."""
-    want = _without_self(exact, query_ids)
-    nprobe = 1
-    while True:
-        index.nprobe = nprobe
-        _, found = index.search(queries, 11)
-        recall = recall_at(_without_self(found, query_ids), want)
-        if recall >= RECALL_TARGET or nprobe >= index.nlist:
-            return nprobe
-        nprobe *= 2
 
 
 def _without_self(ids: np.ndarray, query_ids: np.ndarray) -> list[list[int]]:

@@ -175,8 +175,11 @@ class ZhiceIndex:
         if (dense_meta.get("generation") == gen and bm25_gen == gen
                 and len(self.dense) == len(self.bm25) == saved):
             self._generation = gen
-            return
-        self._catch_up(gen)
+            if not self.dense.needs_rebuild():
+                return
+            self._resize_dense()  # saved by a writer that never added again after a catch-up
+        else:
+            self._catch_up(gen)
         # Write the repair only under the lock: a reader (zhice ask, the web UI) must
         # not race a writer's save. Without the lock the repair stays in memory.
         with self._lock(wait=False) as locked:
@@ -191,8 +194,10 @@ class ZhiceIndex:
         """
         truth = set(self.store.chunk_ids().tolist())
         # a lost dense file loads as an empty flat index: a large index is rebuilt in
-        # its own kind from SQLite rather than refilled as a flat one first
-        rebuild = self.dense.needs_rebuild(len(truth))
+        # its own kind from SQLite rather than refilled as a flat one first. Not while
+        # another process writes (a server catching up with a `zhice ingest`): that one
+        # rebuilds and saves, and _resize_dense takes its file in once it is done.
+        rebuild = self.dense.needs_rebuild(len(truth)) and not self._writer_busy()
         with self._rw.write():
             # a change applied meanwhile (this process's own ingest) is as new or newer
             # than what was read: applying the older truth would undo it
@@ -211,6 +216,30 @@ class ZhiceIndex:
             self._dirty = True
         if rebuild:
             self._rebuild_dense()
+
+    def _writer_busy(self) -> bool:
+        """Whether a `writing()` holds the directory's lock (this process's own too)."""
+        with open(self.directory / LOCK_FILE, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+
+    def _resize_dense(self) -> None:
+        """The dense index this size calls for, once no other process writes: the saved
+        file when it shows this generation (the writer built it), else built here."""
+        if self._writer_busy():
+            return
+        saved = _load_dense(self.directory, self.embedder.dim, self.dense.flat_limit)
+        stamp = _read_json(self.directory / DENSE_META)
+        if (stamp.get("generation") == self._generation and stamp.get("chunks") == len(saved)
+                == len(self.dense) and not saved.needs_rebuild()):
+            with self._rw.write():
+                self.dense = saved
+            return
+        self._rebuild_dense()
 
     def _rebuild_dense(self) -> None:
         """Build the dense index the corpus size calls for (flat or IVF, see dense.py)
@@ -402,6 +431,8 @@ class ZhiceIndex:
         gen = self.store.generation()
         if gen != self._generation:
             self._catch_up(gen)
+        elif self.dense.needs_rebuild():  # caught up while another process wrote
+            self._resize_dense()
 
     # reading ------------------------------------------------------------------------
     def files(self) -> list[FileRecord]:

@@ -134,6 +134,64 @@ def test_flat_limit_comes_from_the_environment(monkeypatch):
         flat_limit_from_env()
 
 
+# vectors no list narrows down: the PQ shortlist ----------------------------------------------
+def isotropic(n: int, seed: int) -> np.ndarray:
+    """Random directions: every point about as far from every other, so inverted lists
+    cannot narrow a search (the fake embedder's vectors behave much like this)."""
+    x = np.random.default_rng(seed).standard_normal((n, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def hard() -> tuple[np.ndarray, np.ndarray, FaissIndex]:
+    vectors = isotropic(6000, seed=6)
+    ids = np.arange(6000, dtype=np.int64) * 3 + 2
+    index = FaissIndex.build(DIM, batches_of(ids, vectors), 6000, flat_limit=1000,
+                             queries=isotropic(256, seed=7))
+    return ids, vectors, index
+
+
+def test_when_lists_cannot_narrow_a_pq_shortlist_keeps_recall(hard):
+    ids, vectors, index = hard
+    assert index.kind == "ivf" and index.shortlist_depth is not None
+    assert "shortlist of" in index.describe()
+    queries = isotropic(200, seed=8)
+    recall = recall_at(top_ids(index, queries), top_ids(exact_index(ids, vectors), queries))
+    assert recall >= 0.95
+
+
+def test_the_shortlist_forgets_removed_ids_and_is_saved(hard, tmp_path):
+    ids, vectors, built = hard
+    path = tmp_path / "dense.faiss"
+    built.save(path)
+    index = FaissIndex.load(path, flat_limit=1000)
+    gone = ids[:600]  # a tenth: tombstones, the shortlist keeps its codes
+    index.remove(gone)
+    queries = np.vstack([vectors[:50], isotropic(50, seed=9)])
+    assert not {i for q in queries for i, _ in index.search(q, 10)} & set(gone.tolist())
+    assert index.search(vectors[700], 1)[0][0] == ids[700]
+    index.save(path)
+    reloaded = FaissIndex.load(path, flat_limit=1000)
+    assert top_ids(reloaded, queries) == top_ids(index, queries)
+    assert len(reloaded) == 5400
+    import faiss
+
+    assert faiss.read_index(str(path)).ntotal == 5400  # plain faiss reads the IVF part
+    reloaded.remove(ids[600:1500])  # past a fifth dead: the shortlist is made again
+    assert reloaded._dead == set() and reloaded._shortlist.ntotal == 4500
+    assert reloaded.search(vectors[2000], 1)[0][0] == ids[2000]
+
+
+def test_a_damaged_shortlist_makes_the_file_unreadable(hard, tmp_path):
+    path = tmp_path / "dense.faiss"
+    hard[2].save(path)
+    data = bytearray(path.read_bytes())
+    data[-16:-8] = (10**12).to_bytes(8, "little")  # the trailer points past the file
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="damaged shortlist"):
+        FaissIndex.load(path)
+
+
 # ZhiceIndex: the switch happens as the index grows, is saved, and reopens ------------------
 def sqlite_ids(index: ZhiceIndex) -> list[int]:
     return sorted(index.store.chunk_ids().tolist())
@@ -189,3 +247,22 @@ def test_shrinking_below_half_the_limit_goes_back_to_exact(tmp_path: Path, monke
                 index.remove(f"{seed}.txt")
             assert index.dense.kind == "flat"
             assert sorted(index.dense.ids().tolist()) == sqlite_ids(index)
+
+
+def test_a_server_takes_in_the_ivf_a_concurrent_ingest_saved(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ZHICE_FLAT_LIMIT", "40")
+    idx_dir = tmp_path / "idx"
+    with ZhiceIndex.open(idx_dir, embedder="fake:64", create=True) as index, index.writing():
+        add_text(index, "0.txt", policy_text(0, paragraphs=6))
+    with ZhiceIndex.open(idx_dir) as serving, ZhiceIndex.open(idx_dir) as other:
+        built = []
+        monkeypatch.setattr(serving, "_rebuild_dense", lambda: built.append(1))
+        with other.writing():
+            for seed in range(1, 12):
+                add_text(other, f"{seed}.txt", policy_text(seed, paragraphs=6))
+            serving.refresh()  # mid-ingest: caught up by id, in the kind it has
+            assert serving.dense.kind == "flat" and len(serving) == len(other) > 40
+        assert other.dense.kind == "ivf"
+        serving.refresh()  # the ingest is done and saved: its index is taken in
+        assert serving.dense.kind == "ivf" and not built
+        assert sorted(serving.dense.ids().tolist()) == sqlite_ids(serving)

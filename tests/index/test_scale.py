@@ -156,9 +156,10 @@ def test_scale_bench_runs_its_smallest_size(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("zhice bench: embedder fake:384, ")
     assert lines[1].split()[:6] == ["size", "files", "chunks", "ingest/s", "p50", "ms"]
-    (row,) = [ROW.match(line) for line in lines[2:]]
+    (row,) = [m for m in map(ROW.match, lines[2:]) if m]
     files, chunks, per_s, p50, p95 = row.groups()
     assert 800 <= int(chunks) <= 1500 and int(files) > 0
     assert float(per_s) > 0 and 0 < float(p50) <= float(p95)
     assert lines[2].rstrip().endswith(f"flat (exact), {chunks} vectors")
+    assert "recall@10: the dense index's top 10" in done.stdout  # the legend
     assert not list(tmp_path.glob("index-*"))  # indexes go unless --keep
