@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.chain import Assistant
+from assistant.cli_ask import add_mode_arguments, open_assistant
 from assistant.cli_index import add_embedder_argument, add_index_argument, index_dir
 from index.index import ZhiceIndex
 
@@ -34,6 +35,7 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
                    help="JSON Lines questions (default: the bundled public set)")
     add_index_argument(p)
     add_embedder_argument(p)
+    add_mode_arguments(p)
     p.add_argument("--results", type=Path, metavar="OUT.jsonl",
                    help="write one result object per line (baselines: OUT.NAME.jsonl beside it)")
     p.add_argument("--report", type=Path, metavar="DIR",
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _dataset(args: argparse.Namespace) -> int:
     questions = load_dataset(args.dataset)
-    with Assistant.open(index_dir(args), embedder=args.embedder) as assistant:
+    with open_assistant(args) as assistant:  # --mode llm: the chat model answers
         check_against_index(assistant, questions, args.dataset.name)
         runs = run_systems(assistant, questions, args.k,
                            BASELINES if args.baselines else (), _progress())
