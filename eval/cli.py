@@ -21,7 +21,7 @@ from index.index import ZhiceIndex
 
 from .baselines import BASELINES, LABELS
 from .dataset import BUNDLED_DATASET, load_dataset
-from .metrics import METRIC_FORMATS, check_floors, load_floors, summarize
+from .metrics import METRIC_FORMATS, applies, check_floors, load_floors, summarize
 from .run import check_against_index, run_systems
 
 SUMMARY = METRIC_FORMATS  # the name benchmarks/ scripts import
@@ -189,8 +189,9 @@ def _table(summaries: dict[str, dict], metrics: list[str]) -> None:
     if len(names) > 1:
         print(" " * 20 + "".join(f"{label:>{w}}" for label, w in zip(labels, widths)))
     for metric in metrics:
-        print(f"  {metric:<18}" + "".join(f"{formats[metric].format(summaries[n][metric]):>{w}}"
-                                          for n, w in zip(names, widths)))
+        cells = [formats[metric].format(summaries[n][metric])
+                 if applies(metric, summaries[n]) else "n/a" for n in names]
+        print(f"  {metric:<18}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
 
 
 def _write_results(path: Path | None, runs: dict[str, list[dict]]) -> None:

@@ -161,6 +161,16 @@ def summarize(questions: Sequence[Question], results: Sequence[dict]) -> dict[st
     }
 
 
+def applies(metric: str, summary: Mapping[str, float]) -> bool:
+    """Whether a summary's metric was measured on any question: abstention needs
+    unanswerable questions, the retrieval and answer metrics answerable ones."""
+    if metric == "abstention":
+        return summary["questions"] > summary["answerable"]
+    if metric.startswith("latency"):
+        return summary["questions"] > 0
+    return summary["answerable"] > 0
+
+
 def recall_curve(questions: Sequence[Question], results: Sequence[dict],
                  ks: Sequence[int] = CURVE_KS) -> dict[int, float]:
     """R@k for each k, over the answerable questions."""

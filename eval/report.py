@@ -17,6 +17,7 @@ from .metrics import (
     BUDGET_CHARS,
     CURVE_KS,
     METRIC_FORMATS,
+    applies,
     by_type,
     gold_ranks,
     keywords_found,
@@ -104,7 +105,9 @@ def _summary_table(summaries: Mapping[str, dict]) -> list[str]:
     rows = [_row(["metric", *(LABELS.get(n, n) for n in names)]),
             _row(["---", *("---:" for _ in names)])]
     for metric, fmt in METRIC_FORMATS:
-        rows.append(_row([metric, *(fmt.format(summaries[n][metric]) for n in names)]))
+        rows.append(_row([metric, *(fmt.format(summaries[n][metric])
+                                    if applies(metric, summaries[n]) else "n/a"
+                                    for n in names)]))
     return rows
 
 

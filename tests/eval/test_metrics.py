@@ -6,6 +6,7 @@ from eval.dataset import Evidence, Question
 from eval.metrics import (
     BUDGET_CHARS,
     METRIC_FORMATS,
+    applies,
     budget_ranks,
     budget_recall,
     by_type,
@@ -163,3 +164,11 @@ def test_check_floors_names_the_metric_the_value_and_the_floor():
         "nDCG@10: not measured (floor 0.9); known metrics: R@1, MRR@10, false_abstention",
     ]
     assert check_floors(metrics, {"R@1": 0.85, "false_abstention": 0.08}) == []
+
+
+def test_applies_says_which_metrics_had_questions():
+    only_answerable = {"questions": 3, "answerable": 3}
+    assert applies("R@1", only_answerable) and not applies("abstention", only_answerable)
+    only_unanswerable = {"questions": 2, "answerable": 0}
+    assert applies("abstention", only_unanswerable) and not applies("MRR@10", only_unanswerable)
+    assert applies("latency_p50_ms", only_unanswerable)
