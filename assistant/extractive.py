@@ -211,11 +211,13 @@ class ExtractiveAnswerer:
                 sentences.append(_Sentence(pos + s, pos + e, key, frozenset(self.segmenter(key)),
                                            frozenset(_bigrams(key))))
             pos += len(line) + 1
+        # The passage's own sets are its sentences' plus its heading's: segmenting the
+        # whole text again would double the cost of re-ranking (jieba is most of a
+        # query's time), and words or bigrams bridging two sentences mean nothing.
         heading = search_key(chunk.heading)
         passage = _Passage(tuple(sentences),
-                           frozenset(self.segmenter(chunk.key))
-                           | frozenset(self.segmenter(heading)),
-                           frozenset(_bigrams(chunk.key + heading)))
+                           frozenset(self.segmenter(heading)).union(*(s.tokens for s in sentences)),
+                           frozenset(_bigrams(heading)).union(*(s.grams for s in sentences)))
         self._cache[chunk.id] = passage
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
