@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import re
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -114,7 +115,15 @@ class ZhiceIndex:
                 raise IndexNotFoundError(
                     f"cannot create an index at {directory} ({e.strerror}); use another --index DIR"
                 ) from e
-        store = Store(db_path).open()
+        try:
+            store = Store(db_path).open(create=create)
+        except IndexNotFoundError:
+            raise not_found from None
+        except sqlite3.DatabaseError as e:
+            raise IndexNotFoundError(
+                f"{db_path} is not a zhice index database ({e}); "
+                "move it away or use another --index DIR"
+            ) from e
         try:
             # A database without a recorded embedder is what a failed or killed create
             # leaves behind: not an index yet, and not one to adopt whatever opens it.

@@ -15,6 +15,8 @@ import numpy as np
 
 from ingest.types import Chunk
 
+from .errors import IndexNotFoundError
+
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -72,9 +74,22 @@ class Store:
         self.path = path
         self._db: sqlite3.Connection | None = None
 
-    def open(self) -> "Store":
-        """Connect, creating the schema when the database is new."""
+    def open(self, create: bool = True) -> "Store":
+        """Connect, creating the schema when the database is new. Without `create`, a
+        database without zhice's tables is left exactly as it is: IndexNotFoundError.
+        A file that is not SQLite at all raises sqlite3.DatabaseError."""
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if not create:
+            try:
+                found = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+                ).fetchone()
+            except sqlite3.DatabaseError:
+                db.close()
+                raise
+            if not found:
+                db.close()
+                raise IndexNotFoundError(f"{self.path} holds no zhice tables")
         db.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block an ingest
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA synchronous=NORMAL")
