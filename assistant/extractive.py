@@ -7,19 +7,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from index.segment import THOUSANDS_SEP
 from ingest.normalize import is_traditional, search_key, to_simplified
 from ingest.split import sentence_spans
 
 from .types import Answer, Citation, Hit
 
 # Evidence = coverage of the question by the best sentence, less MISSING_WEIGHT times
-# the share of question terms that no retrieved passage holds, less FIGURE_PENALTY for
-# each figure or ordinal of the question ("2024年", "第七届") no passage holds. Below
-# ABSTAIN_THRESHOLD the assistant abstains. Calibrated on the public eval set by
+# the share of question terms that the best sentence's passage lacks, less FIGURE_PENALTY
+# for each figure or ordinal of the question ("2024年", "第七届") it lacks, less
+# FOCUS_WEIGHT times the share it lacks of what the question asks for (see _FOCUS).
+# Below ABSTAIN_THRESHOLD the assistant abstains. Calibrated on the public eval set by
 # eval/calibrate.py; its recorded output is benchmarks/results/calibrate.txt.
-ABSTAIN_THRESHOLD = 0.084
+ABSTAIN_THRESHOLD = 0.0865
 MISSING_WEIGHT = 0.4
 FIGURE_PENALTY = 0.5
+FOCUS_WEIGHT = 0.8
 
 NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
 
@@ -35,6 +38,10 @@ _KINDS = (
 _FIGURE = re.compile(r"\d")
 # Figures and ordinals a question names: an answer must be about the same ones.
 _QUESTION_FIGURE = re.compile(r"\d+(?:\.\d+)?|第[一二三四五六七八九十百\d]+[届批次期轮]")
+# "X的Y是多少？", "X的Y有哪些？": Y is what is asked for. Passages about X that never
+# name Y are how a question the documents do not answer looks answered.
+_FOCUS = re.compile(r"的([^的，,、：:；;]{2,8}?)(?:一共|总共|合计|大约|具体)?"
+                    r"(?:是多少|有多少|是哪些|有哪些|包括哪些|是什么|有什么|是谁|是哪\w{0,2})[？?。]?$")
 _LIST = re.compile(r"[、；;]")
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
 # Words that say how the question is asked, not what it is about.
@@ -47,7 +54,9 @@ _FILLER = frozenset(
     # how questions are phrased in any domain, seldom words of the documents themselves
     "几批 几类 几位 几项 几种 哪家 哪项 哪类 合计 总共 排第 一年 名字 全称 简称 定义 概念 含义 "
     "意思 意味 意味着 比作 当作 改成 后来 打算 比例 角色 扮演 东西 多大 占多大 比差 分别 "
-    "不是 有没有 能不能 可以 已经 出来".split()
+    "不是 有没有 能不能 可以 已经 出来 "
+    # what kind of answer is wanted ("X的数量是多少"): the documents state the figure itself
+    "数量 数目 总数 个数 规模 名称".split()
 )
 _CONTEXT = 0.5  # weight of a question term found in the passage but not in the sentence
 _STOP_CHARS = frozenset("的了是在和与及或等也都就还而并其之这那有个吗呢吧啊呀么什怎哪几多少谁请问")
@@ -83,17 +92,28 @@ class _Candidate:
 
 @dataclass(frozen=True)
 class EvidenceFeatures:
-    """coverage: of the question by the best sentence (0-1); missing: weighted share of
-    question terms in no retrieved passage (0-1); figures: question figures in none."""
+    """What the evidence score is made of, all about the passage of the best sentence.
+    coverage: of the question by the best sentence (0-1); missing: idf-weighted share of
+    question terms the passage lacks (0-1); figures: question figures it lacks; focus:
+    weighted share it lacks of the terms naming what the question asks for (0-1)."""
 
     coverage: float
     missing: float
     figures: int
+    focus: float = 0.0
 
 
 def evidence_score(f: EvidenceFeatures, missing_weight: float = MISSING_WEIGHT,
-                   figure_penalty: float = FIGURE_PENALTY) -> float:
-    return f.coverage - missing_weight * f.missing - figure_penalty * f.figures
+                   figure_penalty: float = FIGURE_PENALTY,
+                   focus_weight: float = FOCUS_WEIGHT) -> float:
+    return (f.coverage - missing_weight * f.missing - figure_penalty * f.figures
+            - focus_weight * f.focus)
+
+
+def question_focus(question: str) -> str:
+    """What a question of the form "X的Y是多少/有哪些/是什么" asks for: Y; else ""."""
+    m = _FOCUS.search(search_key(question))
+    return m.group(1) if m else ""
 
 
 def question_kinds(question: str) -> set[str]:
@@ -153,13 +173,19 @@ class ExtractiveAnswerer:
         # the passage of the best sentence must hold what the question names: terms
         # spread over several passages are how an unanswerable question looks answered
         best = hits[candidates[0].hit_index].chunk
-        context = best.key + search_key(best.heading)
-        terms = {t for t in self.segmenter(qkey) if t not in _FILLER and len(t) >= 2}
+        # as the segmenter sees it: lower case ("GDP"), no thousands separators ("4,000")
+        context = THOUSANDS_SEP.sub("", (best.key + search_key(best.heading)).lower())
+        figures = sum(1 for f in _QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", qkey))
+                      if f not in context)
+        return EvidenceFeatures(candidates[0].coverage, self._lacking(qkey, context), figures,
+                                self._lacking(question_focus(question), context))
+
+    def _lacking(self, text: str, context: str) -> float:
+        """The idf-weighted share of the content terms of `text` that `context` lacks."""
+        terms = {t for t in self.segmenter(text) if t not in _FILLER and len(t) >= 2}
         weights = {t: self.idf(t) for t in terms}
-        total = sum(weights.values()) or 1.0
-        missing = sum(w for t, w in weights.items() if t not in context) / total
-        figures = sum(1 for f in _QUESTION_FIGURE.findall(qkey) if f not in context)
-        return EvidenceFeatures(candidates[0].coverage, missing, figures)
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t not in context) / total if total else 0.0
 
     def score(self, question: str, hits: Sequence[Hit], rank_prior: bool = True
               ) -> list[_Candidate]:
@@ -199,9 +225,11 @@ class ExtractiveAnswerer:
     def _analyse(self, chunk) -> "_Passage":
         """A passage's sentences with their tokens and bigrams; cached by content, since
         the same passages come back for question after question."""
-        cached = self._cache.get(chunk.id)
+        # keyed by the text, not the id: two texts with one search key (one in
+        # traditional script) have their sentences at different offsets
+        cached = self._cache.get(chunk.text)
         if cached is not None:
-            self._cache.move_to_end(chunk.id)
+            self._cache.move_to_end(chunk.text)
             return cached
         sentences = []
         pos = 0
@@ -218,7 +246,7 @@ class ExtractiveAnswerer:
         passage = _Passage(tuple(sentences),
                            frozenset(self.segmenter(heading)).union(*(s.tokens for s in sentences)),
                            frozenset(_bigrams(heading)).union(*(s.grams for s in sentences)))
-        self._cache[chunk.id] = passage
+        self._cache[chunk.text] = passage
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return passage

@@ -1,9 +1,10 @@
 """Calibrate the abstention rule on a dataset: `python -m eval.calibrate --index DIR`.
 
-Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT and FIGURE_PENALTY of assistant/extractive.py:
-among the settings whose false abstention on answerable questions stays within the
-budget, the one that abstains on the most unanswerable questions (then the lowest
-threshold). Prints the table the constants were taken from.
+Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY and FOCUS_WEIGHT of
+assistant/extractive.py: among the settings whose false abstention on answerable questions
+stays within the budget, the one that abstains on the most unanswerable questions (then
+the fewest false abstentions, then the lowest threshold), with the threshold halfway
+between two neighbouring scores. Prints the table the constants were taken from.
 """
 
 import argparse
@@ -17,22 +18,33 @@ from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
 
 MISSING_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 FIGURE_PENALTIES = (0.0, 0.2, 0.5, 1.0)
+FOCUS_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def fit(rows: list[tuple[EvidenceFeatures, bool]], max_false: float):
-    """Best (abstention, false abstention, missing weight, figure penalty, threshold)."""
+    """Best (abstention, false abstention, (missing weight, figure penalty, focus weight),
+    threshold)."""
     unans = sum(1 for _, u in rows if u)
     ans = len(rows) - unans
+    if not unans or not ans:
+        raise ValueError(f"calibrating needs answerable and unanswerable questions; the "
+                         f"dataset has {ans} answerable and {unans} unanswerable")
     best = None
-    for mw, fp in itertools.product(MISSING_WEIGHTS, FIGURE_PENALTIES):
-        scores = [(evidence_score(f, mw, fp), u) for f, u in rows]
-        for threshold in sorted({round(s + 1e-6, 6) for s, _ in scores}):
+    for weights in itertools.product(MISSING_WEIGHTS, FIGURE_PENALTIES, FOCUS_WEIGHTS):
+        scores = [(evidence_score(f, *weights), u) for f, u in rows]
+        # abstain below a threshold halfway between two neighbouring scores: the widest
+        # margin on both sides, so a question scoring a hair different does not flip;
+        # below the lowest score: never abstain, the setting that always fits the budget
+        levels = sorted({s for s, _ in scores})
+        thresholds = [round(levels[0] - 0.001, 4)]
+        thresholds += [round((a + b) / 2, 4) for a, b in zip(levels, levels[1:])]
+        for threshold in thresholds:
             abst = sum(1 for s, u in scores if u and s < threshold) / unans
             false = sum(1 for s, u in scores if not u and s < threshold) / ans
             if false <= max_false:
                 key = (abst, -false, -threshold)
                 if best is None or key > best[0]:
-                    best = (key, (abst, false, mw, fp, threshold))
+                    best = (key, (abst, false, weights, threshold))
     return best[1]
 
 
@@ -50,15 +62,20 @@ def main(argv: list[str] | None = None) -> None:
         for q in questions:
             hits = assistant.retriever.retrieve(q.question, args.k)
             rows.append((answerer.features(q.question, hits), q.type == UNANSWERABLE))
-    abst, false, mw, fp, threshold = fit(rows, args.max_false)
+    try:
+        abst, false, weights, threshold = fit(rows, args.max_false)
+    except ValueError as e:
+        raise SystemExit(f"calibrate: {e}") from None
+    mw, fp, fw = weights
     print(f"{args.dataset.name}: {len(rows)} questions, "
           f"{sum(u for _, u in rows)} unanswerable; false abstention budget {args.max_false}")
-    print(f"fitted: ABSTAIN_THRESHOLD = {threshold:.3f}, MISSING_WEIGHT = {mw}, "
-          f"FIGURE_PENALTY = {fp}")
+    print(f"fitted: ABSTAIN_THRESHOLD = {threshold:.4f}, MISSING_WEIGHT = {mw}, "
+          f"FIGURE_PENALTY = {fp}, FOCUS_WEIGHT = {fw}")
     print(f"  abstention on unanswerable {abst:.3f}, false abstention {false:.3f}")
-    print("evidence  unanswerable  id")
-    for (f, u), q in sorted(zip(rows, questions), key=lambda r: evidence_score(r[0][0], mw, fp)):
-        print(f"{evidence_score(f, mw, fp):8.3f}  {'yes' if u else '   '}           {q.id}")
+    print("evidence  coverage  missing  figures  focus  unanswerable  id")
+    for (f, u), q in sorted(zip(rows, questions), key=lambda r: evidence_score(r[0][0], *weights)):
+        print(f"{evidence_score(f, *weights):8.3f}  {f.coverage:8.3f}  {f.missing:7.3f}  "
+              f"{f.figures:7d}  {f.focus:5.3f}  {'yes' if u else '   ':<12}  {q.id} {q.question}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ _MAGNITUDES = "万亿|亿|万"
 _UNITS = "|".join(FIGURE_UNITS)
 _FIGURE = re.compile(rf"(\d+(?:\.\d+)?)(?:%|(?:{_MAGNITUDES})(?:{_UNITS})?|(?:{_UNITS}))")
 # "1,234.5亿元": jieba splits at the comma, so thousands separators go before segmenting.
-_THOUSANDS_SEP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+THOUSANDS_SEP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # A token is kept only if it has a letter or digit: drops whitespace, punctuation, symbols.
 _WORDLIKE = re.compile(r"[^\W_]")
 
@@ -72,7 +72,7 @@ class ChineseSegmenter:
         if self._tokenizer is None:
             self.load()
         assert self._tokenizer is not None
-        text = _THOUSANDS_SEP.sub("", text)
+        text = THOUSANDS_SEP.sub("", text)
         # tokenize(mode="search") is cut_for_search with offsets, which the figure pass needs.
         spans = list(self._tokenizer.tokenize(text, mode="search"))
         seen = {(start, end) for _, start, end in spans}

@@ -1,0 +1,367 @@
+"""The extractive answerer on hand-written passages: which sentence answers a question,
+how it is cited, when the answerer abstains, and what its evidence score is made of.
+
+Every answerer here weighs all question terms alike (idf None) unless a test says
+otherwise, so the expected features can be worked out by hand.
+"""
+
+import re
+from dataclasses import astuple
+
+import pytest
+
+from assistant.extractive import (
+    FIGURE_PENALTY,
+    FOCUS_WEIGHT,
+    MISSING_WEIGHT,
+    NOT_FOUND,
+    EvidenceFeatures,
+    ExtractiveAnswerer,
+    evidence_score,
+    question_focus,
+    question_kinds,
+)
+from assistant.types import Hit
+from index.segment import ChineseSegmenter
+from ingest.normalize import search_key
+from ingest.types import Chunk
+
+LIST = "黄石有矿冶峡谷、铜绿山古铜矿遗址、华新水泥厂旧址等特色工业旅游景点。"
+HUANGSHI = "黄石是一座矿冶城市，特色工业旅游资源丰富。" + LIST + "这些景点每年吸引大量游客。"
+ZHUZHOU = (
+    "株洲是湖南省的老工业基地，地区生产总值稳步增长。"
+    "2024年株洲地区生产总值达到4068亿元，同比增长6.1%。"
+    "全市规模以上工业企业有1800家。"
+)
+HERITAGE = (
+    "工业遗产保护利用是城市更新的重要内容。"
+    "工业遗产是指具有历史价值、技术价值、社会意义的工业文化遗存。"
+    "各地应当加强保护。"
+)
+GDP_2024 = "2024年株洲地区生产总值达到4068亿元，同比增长6.1%。"
+DEFINITION = "工业遗产是指具有历史价值、技术价值、社会意义的工业文化遗存。"
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> ChineseSegmenter:
+    return ChineseSegmenter().load()
+
+
+@pytest.fixture
+def answerer(segmenter) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(segmenter)
+
+
+def hit(rank: int, text: str, source: str, heading: str = "") -> Hit:
+    chunk = Chunk(source, rank, text, search_key(text), heading, 0, len(text))
+    return Hit(rank, chunk, 1.0 / rank)
+
+
+def corpus() -> list[Hit]:
+    """Three passages; the one about 株洲 is retrieved second."""
+    return [
+        hit(1, HUANGSHI, "huangshi.txt"),
+        hit(2, ZHUZHOU, "zhuzhou.txt"),
+        hit(3, HERITAGE, "heritage.txt"),
+    ]
+
+
+def parts(answer: str) -> list[tuple[str, int]]:
+    """The answer's sentences with the marker each carries."""
+    found = [(text, int(n)) for text, n in re.findall(r"(.+?)\[(\d+)\]", answer)]
+    assert "".join(f"{text}[{n}]" for text, n in found) == answer
+    return found
+
+
+# ---- which sentence answers ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("株洲2024年的地区生产总值是多少？", GDP_2024),
+        ("株洲规模以上工业企业有几家？", "全市规模以上工业企业有1800家。"),
+    ],
+)
+def test_a_figure_question_is_answered_by_the_sentence_with_the_figure(
+    answerer, question, sentence
+):
+    hits = corpus()
+    answer = answerer(question, hits)
+    assert not answer.abstained
+    assert answer.answer == sentence + "[1]"
+    # marker 1 is the passage the sentence came from, though it was retrieved second
+    [citation] = answer.citations
+    assert citation.marker == 1
+    assert citation.hit is hits[1]
+    assert citation.quotes == (sentence,)
+    assert answer.retrieved == tuple(hits)
+    assert answer.extra["evidence"] == evidence_score(answerer.features(question, hits))
+
+
+def test_the_figure_bonus_beats_a_sentence_that_covers_more_of_the_question(segmenter):
+    text = "株洲规模以上工业企业数量持续增加。全市规模以上工业企业有1800家。"
+    hits = [hit(1, text, "zhuzhou.txt")]
+    question = "株洲规模以上工业企业有几家？"
+    answerer = ExtractiveAnswerer(segmenter, max_sentences=1)
+    best, runner_up = answerer.score(question, hits)
+    assert text[best.start : best.end] == "全市规模以上工业企业有1800家。"
+    assert text[runner_up.start : runner_up.end] == "株洲规模以上工业企业数量持续增加。"
+    assert best.coverage < runner_up.coverage
+    assert answerer(question, hits).answer == "全市规模以上工业企业有1800家。[1]"
+
+
+def test_a_list_question_is_answered_by_the_list_sentence(answerer):
+    hits = corpus()
+    answer = answerer("黄石有哪些特色工业旅游景点？", hits)
+    assert answer.answer == LIST + "[1]"
+    assert [(c.marker, c.hit.chunk.source) for c in answer.citations] == [(1, "huangshi.txt")]
+
+
+@pytest.mark.parametrize("question", ["什么是工业遗产？", "工业遗产是指什么？"])
+def test_a_definition_question_is_answered_by_the_defining_sentence(segmenter, question):
+    # the first two sentences of HERITAGE both name 工业遗产 (for 什么是工业遗产 they cover
+    # the question alike, 0.9 each): the definition bonus decides
+    hits = corpus()
+    answerer = ExtractiveAnswerer(segmenter, max_sentences=1)
+    assert answerer(question, hits).answer == DEFINITION + "[1]"
+
+
+def test_close_runners_up_of_one_passage_share_its_marker_in_passage_order(answerer):
+    hits = corpus()
+    answer = answerer("什么是工业遗产？", hits)
+    assert answer.answer == f"工业遗产保护利用是城市更新的重要内容。[1]{DEFINITION}[1]"
+    [citation] = answer.citations
+    assert citation.hit is hits[2]
+    assert citation.quotes == ("工业遗产保护利用是城市更新的重要内容。", DEFINITION)
+
+
+# ---- citations ---------------------------------------------------------------------
+
+
+def test_citations_are_numbered_by_first_use_in_the_answer_not_by_score(answerer):
+    hits = [
+        hit(1, "宜宾培育了动力电池产业集群，电池产量占全国的比重达到15%。", "yibin.txt"),
+        hit(2, "黄石有矿冶峡谷、铜绿山古铜矿遗址等工业旅游景点。", "huangshi.txt"),
+        hit(3, "株洲有中车株洲电力机车厂、清水塘工业遗址等工业旅游景点。", "zhuzhou.txt"),
+    ]
+    question = "黄石和株洲有哪些工业旅游景点？"
+    # the sentence about 株洲 scores best, yet the passage about 黄石 comes first
+    assert answerer.score(question, hits)[0].hit_index == 2
+    answer = answerer(question, hits)
+    assert answer.answer == (
+        "黄石有矿冶峡谷、铜绿山古铜矿遗址等工业旅游景点。[1]"
+        "株洲有中车株洲电力机车厂、清水塘工业遗址等工业旅游景点。[2]"
+    )
+    assert [(c.marker, c.hit.chunk.source) for c in answer.citations] == [
+        (1, "huangshi.txt"),
+        (2, "zhuzhou.txt"),
+    ]
+    assert answer.retrieved == tuple(hits)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "株洲2024年的地区生产总值是多少？",
+        "黄石有哪些特色工业旅游景点？",
+        "什么是工业遗产？",
+        "黄石和株洲的工业有什么特点？",
+        "工业遗产和工业旅游景点有哪些？",
+    ],
+)
+def test_every_answer_sentence_is_a_quote_of_the_passage_it_cites(answerer, question):
+    hits = corpus()
+    answer = answerer(question, hits)
+    assert not answer.abstained
+    by_marker = {c.marker: c for c in answer.citations}
+    assert sorted(by_marker) == list(range(1, len(by_marker) + 1))
+    used = [n for _, n in parts(answer.answer)]
+    assert list(dict.fromkeys(used)) == sorted(by_marker)  # numbered by first use
+    quoted: dict[int, list[str]] = {}
+    for text, n in parts(answer.answer):
+        quoted.setdefault(n, []).append(text)
+        assert text in by_marker[n].hit.chunk.text
+    assert {n: tuple(q) for n, q in quoted.items()} == {n: c.quotes for n, c in by_marker.items()}
+
+
+def test_a_long_sentence_is_cut_to_a_run_of_its_clauses_ending_as_a_sentence(answerer):
+    text = (
+        "为推动老工业城市转型，国家先后出台了多项支持政策，涵盖财政、金融、土地、人才等多个方面，"
+        "各地结合实际制定了配套措施，积极培育新兴产业，加快传统产业改造升级，推进城市更新和生态修复，"
+        "其中株洲培育了轨道交通装备产业集群，产值超过1500亿元，成为全国重要的轨道交通装备制造基地，"
+        "同时还注重保护工业遗产，发展工业旅游，推动文化和旅游深度融合发展。"
+    )
+    answer = answerer("株洲培育的轨道交通装备产业集群产值是多少？", [hit(1, text, "zhuzhou.txt")])
+    # the earliest run of whole clauses, 160 characters at most, holding the most question
+    # terms: from the sentence's start to the last clause that names one
+    quote = text[: text.index("同时")]
+    assert len(quote) == 137
+    assert answer.citations[0].quotes == (quote,)
+    # the quote ends at a comma; the answer ends it with a full stop, nothing else changed
+    assert answer.answer == quote[:-1] + "。[1]"
+
+
+# ---- abstention --------------------------------------------------------------------
+
+
+def test_a_question_about_nothing_in_the_passages_abstains_with_the_hits_attached(answerer):
+    hits = corpus()
+    question = "火星探测器什么时候发射？"
+    assert answerer.features(question, hits) == EvidenceFeatures(0.0, 1.0, 0, 0.0)
+    answer = answerer(question, hits)
+    assert answer.abstained
+    assert answer.answer == NOT_FOUND
+    assert answer.citations == ()
+    assert answer.retrieved == tuple(hits)
+    assert answer.extra["evidence"] == -MISSING_WEIGHT
+
+
+def test_no_hits_abstains(answerer):
+    assert answerer.features("株洲的地区生产总值是多少？", []) == EvidenceFeatures(0.0, 1.0, 0)
+    answer = answerer("株洲的地区生产总值是多少？", [])
+    assert answer.abstained
+    assert answer.answer == NOT_FOUND
+    assert answer.citations == ()
+    assert answer.retrieved == ()
+
+
+# ---- what the question asks for ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("株洲2024年的地区生产总值是多少？", "地区生产总值"),
+        ("黄石有哪些特色工业旅游景点？", ""),  # no 的-phrase before the question word
+        ("黄石的特色工业旅游景点有哪些？", "特色工业旅游景点"),
+        ("示范区的数量一共是多少？", "数量"),
+        ("工业遗产的定义是什么", "定义"),
+        ("首批示范区的牵头部门是哪个？", "牵头部门"),
+        ("示范区的牵头单位是谁？", "牵头单位"),
+        ("株洲的地區生產總值是多少？", "地区生产总值"),  # read on the simplified key
+        ("国家设立了多少个示范区？", ""),
+        ("株洲的轨道交通装备产业链有哪些？", ""),  # 9 characters: longer than 8
+        ("示范区的投资，具体有多少？", ""),  # a comma breaks the phrase
+    ],
+)
+def test_question_focus(question, focus):
+    assert question_focus(question) == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("株洲2024年的地区生产总值是多少？", {"number"}),
+        ("株洲规模以上工业企业有几家？", {"number"}),
+        ("电池产量占全国的比重是多少？", {"number"}),
+        ("示范区是哪一年设立的？", {"number"}),
+        ("黄石有哪些特色工业旅游景点？", {"list"}),
+        ("什么是工业遗产？", {"definition"}),
+        ("什麼是工業遺產？", {"definition"}),
+        ("示范区由谁负责？", {"who"}),
+        ("首批示范区在哪里？", {"where"}),
+        ("哪些城市入选了首批示范区？", {"list", "where"}),
+        ("工业遗产保护利用的意义", set()),
+    ],
+)
+def test_question_kinds(question, kinds):
+    assert question_kinds(question) == kinds
+
+
+# ---- the evidence score ------------------------------------------------------------
+
+
+def test_focus_counts_when_the_best_passage_lacks_what_is_asked_for(answerer):
+    hits = [hit(1, "2024年株洲研发投入强度达到3.1%。", "zhuzhou.txt")]
+    question = "株洲2024年的地区生产总值是多少？"
+    # question terms: 株洲 2024 2024年 年 地区 生产 总值 生产总值; the sentence has the
+    # first four, and 5 of the question's 14 bigrams (02 20 24 4年 株洲)
+    coverage = 0.6 * 4 / 8 + 0.4 * 5 / 14
+    # of the 7 terms of two or more characters, 地区 生产 总值 生产总值 are missing
+    features = answerer.features(question, hits)
+    assert astuple(features) == pytest.approx((coverage, 4 / 7, 0, 1.0))
+    answer = answerer(question, hits)
+    assert answer.abstained
+    assert answer.extra["evidence"] == pytest.approx(coverage - 0.4 * 4 / 7 - 0.8 * 1.0)
+
+
+def test_focus_is_zero_when_the_best_passage_has_what_is_asked_for(answerer):
+    features = answerer.features("株洲2024年的地区生产总值是多少？", [hit(1, GDP_2024, "z.txt")])
+    assert (features.missing, features.figures, features.focus) == (0.0, 0, 0.0)
+
+
+def test_a_question_figure_the_passage_lacks_is_counted(answerer):
+    features = answerer.features("株洲2023年的地区生产总值是多少？", corpus())
+    # 2023 and 2023年 are 2 of the 7 terms: 株洲 2023 2023年 地区 生产 总值 生产总值
+    assert (features.missing, features.figures, features.focus) == (pytest.approx(2 / 7), 1, 0.0)
+
+
+def test_missing_terms_are_weighed_by_idf(segmenter):
+    idf = {"2023": 3.0, "2023年": 3.0}
+    answerer = ExtractiveAnswerer(segmenter, idf=lambda term: idf.get(term, 1.0))
+    features = answerer.features("株洲2023年的地区生产总值是多少？", corpus())
+    assert features.missing == pytest.approx(6 / 11)
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ((0.4, 0.5, 0.8), 0.9 - 0.2 - 1.0 - 0.2),
+        ((1.0, 0.2, 0.6), 0.9 - 0.5 - 0.4 - 0.15),
+        ((0.0, 0.0, 0.0), 0.9),
+    ],
+)
+def test_evidence_score_subtracts_each_weighted_penalty(weights, expected):
+    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25)
+    assert evidence_score(features, *weights) == pytest.approx(expected)
+
+
+def test_evidence_score_defaults_to_the_calibrated_weights():
+    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25)
+    assert evidence_score(features) == evidence_score(
+        features, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT
+    )
+    assert evidence_score(EvidenceFeatures(0.7, 0.0, 0)) == 0.7  # focus defaults to 0
+
+
+# ---- script ------------------------------------------------------------------------
+
+TRADITIONAL = "株洲是湖南省的老工業基地。2024年株洲地區生產總值達到4068億元，同比增長6.1%。"
+TRADITIONAL_QUOTE = "2024年株洲地區生產總值達到4068億元，同比增長6.1%。"
+
+
+def test_a_simplified_question_gets_a_simplified_answer_from_a_traditional_passage(answerer):
+    answer = answerer("株洲2024年的地区生产总值是多少？", [hit(1, TRADITIONAL, "t.txt")])
+    assert answer.answer == GDP_2024 + "[1]"
+    assert answer.citations[0].quotes == (TRADITIONAL_QUOTE,)
+
+
+def test_a_traditional_question_keeps_the_traditional_script(answerer):
+    answer = answerer("株洲2024年的地區生產總值是多少？", [hit(1, TRADITIONAL, "t.txt")])
+    assert answer.answer == TRADITIONAL_QUOTE + "[1]"
+    assert answer.citations[0].quotes == (TRADITIONAL_QUOTE,)
+
+
+# ---- terms as the segmenter sees them ---------------------------------------------------
+
+
+def test_a_latin_term_in_capitals_is_found_in_the_passage(answerer):
+    hits = [hit(1, "2024年株洲GDP达到4068亿元，同比增长6.1%。", "zhuzhou.txt")]
+    features = answerer.features("株洲2024年的GDP是多少？", hits)
+    assert (features.missing, features.focus) == (0.0, 0.0)
+    assert not answerer("株洲2024年的GDP是多少？", hits).abstained
+
+
+def test_a_figure_with_thousands_separators_is_found_in_the_passage(answerer):
+    hits = [hit(1, "2024年株洲地区生产总值突破4,000亿元。", "zhuzhou.txt")]
+    features = answerer.features("株洲地区生产总值突破4000亿元是哪一年？", hits)
+    assert (features.missing, features.figures) == (0.0, 0)
+
+
+def test_two_texts_with_one_search_key_are_quoted_from_their_own_text(answerer):
+    simplified = hit(1, "厂房面积为500㎡。2024年株洲地区生产总值达到4068亿元。", "a.txt")
+    other = hit(1, "厂房面积为500m2。2024年株洲地区生产总值达到4068亿元。", "b.txt")
+    question = "2024年株洲地区生产总值是多少？"
+    assert answerer(question, [simplified]).answer == "2024年株洲地区生产总值达到4068亿元。[1]"
+    assert answerer(question, [other]).answer == "2024年株洲地区生产总值达到4068亿元。[1]"
