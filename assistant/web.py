@@ -9,6 +9,7 @@ api_name="/ask")` returns the INTERFACES.md result object.
 """
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -17,8 +18,15 @@ from ingest.errors import ZhiceError
 from ingest.loaders import SUPPORTED_SUFFIXES
 
 from .chain import Assistant
+from .types import Answer
 from .web_assets import CSS, FONTS, MONO_FONTS, SOURCES_JS
-from .web_render import answer_html, documents_html, question_html, sources_html
+from .web_render import (
+    answer_html,
+    documents_html,
+    draft_html,
+    question_html,
+    sources_html,
+)
 from .web_service import ADMIN_ENV, ANSWER_MODES, MAX_UPLOAD_MB, WebService
 
 EXAMPLES = (
@@ -57,6 +65,22 @@ class Conversation:
         return sources_html(self.answers, self.first)
 
 
+def conversation_steps(service: WebService, question: str, conv: Conversation, k: int,
+                       mode: str) -> Iterator[tuple[list[dict], Conversation | None]]:
+    """What the chat shows while a question is answered: (messages, None) for each
+    piece of a model's answer as it is written, then (messages, the conversation with
+    the checked answer added). ZhiceError for a bad question, before anything is shown."""
+    final = None
+    for event in service.stream(question, k, mode, conv.history()):
+        if isinstance(event, Answer):
+            final = event
+        else:
+            yield [*conv.messages(), {"role": "user", "content": question_html(question)},
+                   {"role": "assistant", "content": draft_html(event)}], None
+    conv = conv.add(final)
+    yield conv.messages(), conv
+
+
 def build_app(assistant: Assistant, admin_password: str | None = None, *,
               assistants: dict[str, Assistant] | None = None, default_mode: str = "extractive",
               max_upload_mb: float = MAX_UPLOAD_MB, concurrency: int = ASK_CONCURRENCY):
@@ -83,16 +107,20 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
 
     # asking -------------------------------------------------------------------------
     def on_ask(question: str, conv: Conversation, k: float, mode: str):
+        # a generator: in llm mode the chat shows the answer as the model writes it;
+        # sources and citations follow once it is complete and checked
         try:
-            answer = service.ask(question, int(k), mode, conv.history())
+            for messages, done in conversation_steps(service, question, conv, int(k), mode):
+                if done is None:
+                    yield gr.skip(), messages, gr.skip(), gr.skip()
+                else:
+                    yield "", messages, done.sources(), done
         except ZhiceError as e:
             warn(e)
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        conv = conv.add(answer)
-        return "", conv.messages(), conv.sources(), conv
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def on_example(_typed: str, conv: Conversation, k: float, mode: str, evt: gr.SelectData):
-        return on_ask(evt.value.get("text", ""), conv, k, mode)
+        yield from on_ask(evt.value.get("text", ""), conv, k, mode)
 
     def on_clear():
         conv = Conversation()

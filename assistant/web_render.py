@@ -63,6 +63,14 @@ def answer_html(answer: Answer, turn: int) -> str:
     return '<div class="zc-answer">' + "".join(parts) + "</div>"
 
 
+def draft_html(text: str) -> str:
+    """The model's answer while it is being written: plain text, markers not yet links
+    (they are checked against the passages only when the answer is complete)."""
+    return ('<div class="zc-answer zc-drafting">'
+            f'<div class="zc-text">{_lines(text)}</div>'
+            '<div class="zc-note">正在生成…写完并核对引用后显示来源。</div></div>')
+
+
 def sources_html(turns: list[Answer], first_turn: int = 1) -> str:
     """The sources panel: one section per answer, the newest shown, older ones a click
     on one of their `[n]` (or on their tab) away. `first_turn` numbers `turns[0]`."""

@@ -9,7 +9,7 @@ import hmac
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from index.batch import IngestSummary, ingest
@@ -74,10 +74,19 @@ class WebService:
     def ask(self, question: str, k: int = 5, mode: str = "extractive",
             history: Sequence[str] = ()) -> Answer:
         """The chain's answer; BadQuestionError (a ZhiceError) for bad input."""
+        return self._assistant(mode).ask(question, k=int(k), history=list(history))
+
+    def _assistant(self, mode: str) -> Assistant:
         assistant = self.assistants.get(mode)
         if assistant is None:
             raise ZhiceError(f"unknown answer mode {mode!r}; choose one of {list(self.assistants)}")
-        return assistant.ask(question, k=int(k), history=list(history))
+        return assistant
+
+    def stream(self, question: str, k: int = 5, mode: str = "extractive",
+               history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """`Assistant.stream` of the mode: the answer text so far while a model writes
+        it, then the checked Answer."""
+        return self._assistant(mode).stream(question, k=int(k), history=list(history))
 
     def document_context(self, source: str, start: int, end: int,
                          quotes: Sequence[str] = ()) -> str:

@@ -306,6 +306,30 @@ def test_stream_yields_the_text_as_written_then_the_checked_answer(open_llm, mar
     assert final.latency_ms > 0
 
 
+def test_the_web_chat_shows_the_answer_as_it_is_written(open_llm, marker):
+    from assistant.web import Conversation, conversation_steps
+    from assistant.web_render import answer_html, draft_html, question_html
+    from assistant.web_service import WebService
+
+    n = marker(RIGHT)
+    model, _ = scripted(f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。")
+    llm_assistant = open_llm(model)
+    service = WebService({"extractive": llm_assistant, "llm": llm_assistant})
+    steps = list(conversation_steps(service, QUESTION, Conversation(), 5, "llm"))
+    *drafts, (messages, conv) = steps
+    asked = {"role": "user", "content": question_html(QUESTION)}
+    assert [d for d, done in drafts] == [
+        [asked, {"role": "assistant", "content": draft_html(text)}]
+        for text in ["我国", "我国 ", "我国 分三次", "我国 分三次 ",
+                     f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。"]]
+    assert all(done is None for _, done in drafts)
+    (answer,) = conv.answers
+    assert answer.answer == f"我国 分三次 支持建设了20个产业转型升级示范区。[{n}]"
+    assert messages == [asked, {"role": "assistant", "content": answer_html(answer, 1)}]
+    assert f'href="#zc-t1-c{n}"' in messages[1]["content"]  # checked: markers are links now
+    assert "正在生成" in draft_html("x") and "zc-cite" not in draft_html("x[1]")
+
+
 def test_a_failing_model_gives_the_extractive_answer_with_a_note(open_llm, extractive):
     model, _ = scripted()  # no reply left: the call raises
     answer = open_llm(model).ask(QUESTION)
