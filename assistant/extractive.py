@@ -153,7 +153,7 @@ class ExtractiveAnswerer:
         if evidence < self.threshold:
             return Answer(question, NOT_FOUND, True, (), tuple(hits),
                           extra={"evidence": evidence})
-        chosen = self._select(candidates, hits, question_kinds(question))
+        chosen = self._select(candidates, hits)
         return self._compose(question, hits, chosen, evidence)
 
     def evidence(self, question: str, hits: Sequence[Hit],
@@ -251,8 +251,7 @@ class ExtractiveAnswerer:
             self._cache.popitem(last=False)
         return passage
 
-    def _select(self, candidates: list[_Candidate], hits: Sequence[Hit],
-                kinds: set[str]) -> list[_Candidate]:
+    def _select(self, candidates: list[_Candidate], hits: Sequence[Hit]) -> list[_Candidate]:
         """The best sentence, plus close runners-up that add something new."""
         best = candidates[0]
         chosen = [best]
@@ -271,7 +270,7 @@ class ExtractiveAnswerer:
             used += len(text)
         # a lead-in ("主要目标是：") says little without the sentence it introduces
         lead = hits[best.hit_index].chunk.text[best.start : best.end]
-        if lead.endswith(("：", ":")) or len(lead) < 12 or "list" in kinds and lead.endswith("："):
+        if lead.endswith(("：", ":")) or len(lead) < 12:
             following = _next_sentence(hits[best.hit_index].chunk.text, best.end)
             if following and following[0] not in {c.start for c in chosen}:
                 chosen.append(_Candidate(best.hit_index, *following, best.score, best.coverage))
