@@ -80,16 +80,22 @@ def bench(name: str, directory: Path, questions: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="*", default=list(BENCHMARKS), choices=list(BENCHMARKS))
+    # checked below, not with `choices`: argparse checks a nargs="*" default against
+    # choices as one value, so the documented bare command failed
+    p.add_argument("names", nargs="*",
+                   help=f"which benchmarks (default: all of {', '.join(BENCHMARKS)})")
     p.add_argument("--questions", type=int, default=DEFAULT_QUESTIONS)
     p.add_argument("--index-root", type=Path,
                    help="build (or reuse) each benchmark's index in DIR/NAME")
     args = p.parse_args()
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           "(times grow with the load)")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.index_root or Path(tmp)
-        for name in args.names:
+        for name in args.names or list(BENCHMARKS):
             bench(name, root / name, args.questions)
 
 
