@@ -16,13 +16,16 @@ from .types import Answer, Citation, Hit
 # Evidence = coverage of the question by the best sentence, less MISSING_WEIGHT times
 # the share of question terms that the best sentence's passage lacks, less FIGURE_PENALTY
 # for each figure or ordinal of the question ("2024年", "第七届") it lacks, less
-# FOCUS_WEIGHT times the share it lacks of what the question asks for (see _FOCUS).
+# FOCUS_WEIGHT times the share it lacks of what the question asks for (see _FOCUS), less
+# TYPE_PENALTY when the question wants a typed answer (a year, a sum of money, a share, a
+# count of things: see _ANSWER_TYPES) and the passage holds nothing of that type.
 # Below ABSTAIN_THRESHOLD the assistant abstains. Calibrated on the public eval set by
 # eval/calibrate.py; its recorded output is benchmarks/results/calibrate.txt.
-ABSTAIN_THRESHOLD = 0.0865
+ABSTAIN_THRESHOLD = -0.0754
 MISSING_WEIGHT = 0.4
 FIGURE_PENALTY = 0.5
-FOCUS_WEIGHT = 0.8
+FOCUS_WEIGHT = 1.0
+TYPE_PENALTY = 1.0
 
 NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
 
@@ -42,6 +45,45 @@ _QUESTION_FIGURE = re.compile(r"\d+(?:\.\d+)?|第[一二三四五六七八九十
 # name Y are how a question the documents do not answer looks answered.
 _FOCUS = re.compile(r"的([^的，,、：:；;]{2,8}?)(?:一共|总共|合计|大约|具体)?"
                     r"(?:是多少|有多少|是哪些|有哪些|包括哪些|是什么|有什么|是谁|是哪\w{0,2})[？?。]?$")
+# What a question wants as its answer, and what an answer of that kind looks like: the
+# expected answer type of classic question answering. A passage about the right things
+# that holds no year is how "X是哪一年…？" looks when the documents do not say.
+_NUMBER = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)"
+_MEASURES = "个家项处人座套件名条批所次届种类户位台辆栋间"
+_ANSWER_TYPES = (
+    (re.compile(r"哪一?年|何年|哪个月|几月|哪天|日期|年份"),
+     re.compile(r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]|\d{4}\s*[-/.]\s*\d")),
+    # "什么时候" is answered by a date, a season, an era or another event: only the
+    # plainly timeless passage counts as lacking it
+    (re.compile(r"何时|什么时候|什么时间"),
+     re.compile(r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]|[春夏秋冬]|世纪|年代|"
+                r"时期|期间|之[前后初际]|以[前后]|当[时年天日]|[前中后初末]期|纪|[早晚]年|[初末]|"
+                r"[上下]午|早晨|晚上|夜间|凌晨|节")),
+    (re.compile(r"多少[\u4e00-\u9fff]{0,6}?(?:钱|资金|投资|经费|补贴|补助|补偿|拨款|转移支付|元)|"
+                r"(?:投入|投资|花费|补助|补贴|补偿|资金|金额)(?:了|的|规模)?"
+                r"(?:一共|总共|合计|大约)?(?:是|有)?多少"),
+     re.compile(_NUMBER + r"\s*(?:多|余)?\s*[万亿千]*\s*(?:元|美元|欧元|英镑)")),
+    # a share asked as an amount ("比重是多少"), not as a method ("比重如何制定")
+    (re.compile(r"^(?=.*(?:多少|多大|几))(?=.*(?:比例|比重|百分|占多|几成|占比))"),
+     re.compile(r"\d+(?:\.\d+)?\s*%|百分之|\d+\s*成|一半|[一二三四五六七八九十]+分之")),
+    (re.compile(r"几倍|多少倍"), re.compile(r"倍")),
+    (re.compile(r"多少(?:游客|人口|居民|职工|员工|工人|人才|学生|人次)"),
+     re.compile(_NUMBER + r"\s*(?:多|余)?\s*[万亿千百]*\s*(?:人|名)")),
+    (re.compile(r"面积|占地(?:面积|多)"), re.compile(r"平方(?:公里|千米|米)|亩|公顷")),
+)
+# "多少家/几座" asks for a count of things: a figure with that measure word, or with any
+# ("个" is the generic one), or a figure in 万/亿 that is no sum of money ("人口3.9亿").
+# "哪几类" and "这几座" are not counts.
+_COUNT_QUESTION = re.compile(r"(?<![哪这那])(?:多少|几)\s*([" + _MEASURES + "])")
+# Nouns that name the kind of answer wanted ("X的原因是什么", "X的籍贯是哪里"): a text
+# states the reason or the place itself and seldom the noun, so their absence from a
+# passage is no sign that it does not answer (see _FOCUS).
+_ANSWER_NOUNS = frozenset(
+    "原因 缘故 理由 结果 后果 位置 地点 地址 地方 所在地 原产地 产地 籍贯 出生地 作者 "
+    "创始人 创办人 发明者 发明人 设计者 时间 日期 年份 方法 方式 办法 途径 手段 目的 意图 "
+    "用途 作用 功能 职责 职能 特点 特征 意义 影响 内容 所指 病因 价格 售价 体长 长度 高度 "
+    "重量 体重 身高 直径 距离 食物 别名 身份 职业 国籍".split()
+)
 _LIST = re.compile(r"[、；;]")
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
 # Words that say how the question is asked, not what it is about.
@@ -101,13 +143,28 @@ class EvidenceFeatures:
     missing: float
     figures: int
     focus: float = 0.0
+    untyped: int = 0  # 1 when the question wants a typed answer the passage does not hold
 
 
 def evidence_score(f: EvidenceFeatures, missing_weight: float = MISSING_WEIGHT,
                    figure_penalty: float = FIGURE_PENALTY,
-                   focus_weight: float = FOCUS_WEIGHT) -> float:
+                   focus_weight: float = FOCUS_WEIGHT,
+                   type_penalty: float = TYPE_PENALTY) -> float:
     return (f.coverage - missing_weight * f.missing - figure_penalty * f.figures
-            - focus_weight * f.focus)
+            - focus_weight * f.focus - type_penalty * f.untyped)
+
+
+def answer_patterns(question: str) -> list[re.Pattern]:
+    """What an answer to the question must hold, one pattern per type it may want
+    ("哪一年" wants a year): empty when any answer will do."""
+    q = search_key(question)
+    patterns = [answer for asks, answer in _ANSWER_TYPES if asks.search(q)]
+    m = _COUNT_QUESTION.search(q)
+    if m:
+        measure = _MEASURES if m.group(1) == "个" else m.group(1)
+        patterns.append(re.compile(_NUMBER + r"\s*(?:多|余|来)?\s*(?:[万亿千百]*\s*[" + measure
+                                   + r"]|[万亿](?![元美欧英]))"))
+    return patterns
 
 
 def question_focus(question: str) -> str:
@@ -177,12 +234,16 @@ class ExtractiveAnswerer:
         context = THOUSANDS_SEP.sub("", (best.key + search_key(best.heading)).lower())
         figures = sum(1 for f in _QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", qkey))
                       if f not in context)
+        patterns = answer_patterns(question)
+        untyped = int(bool(patterns) and not any(p.search(context) for p in patterns))
         return EvidenceFeatures(candidates[0].coverage, self._lacking(qkey, context), figures,
-                                self._lacking(question_focus(question), context))
+                                self._lacking(question_focus(question), context,
+                                              _ANSWER_NOUNS), untyped)
 
-    def _lacking(self, text: str, context: str) -> float:
+    def _lacking(self, text: str, context: str, ignore: frozenset[str] = frozenset()) -> float:
         """The idf-weighted share of the content terms of `text` that `context` lacks."""
-        terms = {t for t in self.segmenter(text) if t not in _FILLER and len(t) >= 2}
+        terms = {t for t in self.segmenter(text)
+                 if t not in _FILLER and t not in ignore and len(t) >= 2}
         weights = {t: self.idf(t) for t in terms}
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t not in context) / total if total else 0.0
@@ -200,6 +261,7 @@ class ExtractiveAnswerer:
         total = sum(weights.values()) or 1.0
         qgrams = _bigrams(qkey)
         kinds = question_kinds(question)
+        patterns = answer_patterns(question)
         out = []
         for i, hit in enumerate(hits):
             passage = self._analyse(hit.chunk)
@@ -210,7 +272,7 @@ class ExtractiveAnswerer:
                 gram_cov = (sum(1.0 if g in sent.grams else _CONTEXT if g in passage.grams
                                 else 0.0 for g in qgrams) / len(qgrams)) if qgrams else 0.0
                 coverage = 0.6 * term_cov + 0.4 * gram_cov
-                bonus = _kind_bonus(kinds, sent.key) + prior
+                bonus = _kind_bonus(kinds, patterns, sent.key) + prior
                 out.append(_Candidate(i, sent.start, sent.end, coverage + bonus, coverage))
         out.sort(key=lambda c: (-c.score, c.hit_index, c.start))
         return out
@@ -299,10 +361,14 @@ class ExtractiveAnswerer:
                       extra={"evidence": evidence})
 
 
-def _kind_bonus(kinds: set[str], key: str) -> float:
+def _kind_bonus(kinds: set[str], patterns: list[re.Pattern], key: str) -> float:
     bonus = 0.0
     if "number" in kinds and _FIGURE.search(key):
         bonus += 0.12
+    # "多少套" is answered by "680万套" more surely than by any figure (measured on the
+    # public eval set: budget recall 0.977 -> 0.984, nothing else lost; 0.05-0.1 alike)
+    if any(p.search(key) for p in patterns):
+        bonus += 0.1
     if "list" in kinds and len(_LIST.findall(key)) >= 2:
         bonus += 0.08
     if "definition" in kinds and _DEFINES.search(key):

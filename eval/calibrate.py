@@ -1,6 +1,6 @@
 """Calibrate the abstention rule on a dataset: `python -m eval.calibrate --index DIR`.
 
-Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY and FOCUS_WEIGHT of
+Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT and TYPE_PENALTY of
 assistant/extractive.py: among the settings whose false abstention on answerable questions
 stays within the budget, the one that abstains on the most unanswerable questions (then
 the fewest false abstentions, then the lowest threshold), with the threshold halfway
@@ -19,33 +19,52 @@ from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
 MISSING_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 FIGURE_PENALTIES = (0.0, 0.2, 0.5, 1.0)
 FOCUS_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+TYPE_PENALTIES = (0.0, 0.2, 0.5, 1.0)
 
 
 def fit(rows: list[tuple[EvidenceFeatures, bool]], max_false: float):
-    """Best (abstention, false abstention, (missing weight, figure penalty, focus weight),
-    threshold)."""
+    """Best (abstention, false abstention, (missing weight, figure penalty, focus weight,
+    type penalty), threshold)."""
     unans = sum(1 for _, u in rows if u)
     ans = len(rows) - unans
     if not unans or not ans:
         raise ValueError(f"calibrating needs answerable and unanswerable questions; the "
                          f"dataset has {ans} answerable and {unans} unanswerable")
     best = None
-    for weights in itertools.product(MISSING_WEIGHTS, FIGURE_PENALTIES, FOCUS_WEIGHTS):
-        scores = [(evidence_score(f, *weights), u) for f, u in rows]
+    for weights in itertools.product(MISSING_WEIGHTS, FIGURE_PENALTIES, FOCUS_WEIGHTS,
+                                     TYPE_PENALTIES):
+        scores = sorted((evidence_score(f, *weights), u) for f, u in rows)
         # abstain below a threshold halfway between two neighbouring scores: the widest
         # margin on both sides, so a question scoring a hair different does not flip;
         # below the lowest score: never abstain, the setting that always fits the budget
-        levels = sorted({s for s, _ in scores})
-        thresholds = [round(levels[0] - 0.001, 4)]
-        thresholds += [round((a + b) / 2, 4) for a, b in zip(levels, levels[1:])]
-        for threshold in thresholds:
-            abst = sum(1 for s, u in scores if u and s < threshold) / unans
-            false = sum(1 for s, u in scores if not u and s < threshold) / ans
-            if false <= max_false:
-                key = (abst, -false, -threshold)
+        threshold, caught, lost = round(scores[0][0] - 0.001, 4), 0, 0
+        for i, (score, u) in enumerate(scores):
+            if i and score > scores[i - 1][0]:
+                threshold = round((scores[i - 1][0] + score) / 2, 4)
+            elif i:
+                threshold = None  # a tie: no threshold parts equal scores
+            if threshold is not None and lost / ans <= max_false:
+                key = (caught / unans, -lost / ans, -threshold)
                 if best is None or key > best[0]:
-                    best = (key, (abst, false, weights, threshold))
+                    best = (key, (caught / unans, lost / ans, weights, threshold))
+            caught, lost = caught + u, lost + (not u)
     return best[1]
+
+
+def cross_validate(rows: list[tuple[EvidenceFeatures, bool]], max_false: float,
+                   folds: int = 5) -> tuple[float, float]:
+    """Abstention and false abstention of the fit on questions it was not fitted on:
+    each fold scored with the weights fitted on the others (question i in fold i % folds).
+    What to expect on new questions; the fit's own numbers are optimistic."""
+    caught = lost = 0
+    for k in range(folds):
+        train = [r for i, r in enumerate(rows) if i % folds != k]
+        *_, weights, threshold = fit(train, max_false)
+        for i, (f, u) in enumerate(rows):
+            if i % folds == k and evidence_score(f, *weights) < threshold:
+                caught, lost = caught + u, lost + (not u)
+    unans = sum(1 for _, u in rows if u)
+    return caught / unans, lost / (len(rows) - unans)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,16 +85,21 @@ def main(argv: list[str] | None = None) -> None:
         abst, false, weights, threshold = fit(rows, args.max_false)
     except ValueError as e:
         raise SystemExit(f"calibrate: {e}") from None
-    mw, fp, fw = weights
+    mw, fp, fw, tp = weights
     print(f"{args.dataset.name}: {len(rows)} questions, "
           f"{sum(u for _, u in rows)} unanswerable; false abstention budget {args.max_false}")
     print(f"fitted: ABSTAIN_THRESHOLD = {threshold:.4f}, MISSING_WEIGHT = {mw}, "
-          f"FIGURE_PENALTY = {fp}, FOCUS_WEIGHT = {fw}")
+          f"FIGURE_PENALTY = {fp}, FOCUS_WEIGHT = {fw}, TYPE_PENALTY = {tp}")
     print(f"  abstention on unanswerable {abst:.3f}, false abstention {false:.3f}")
-    print("evidence  coverage  missing  figures  focus  unanswerable  id")
+    if min(sum(u for _, u in rows), sum(not u for _, u in rows)) >= 5:
+        cv_abst, cv_false = cross_validate(rows, args.max_false)
+        print(f"  5-fold cross-validated: abstention {cv_abst:.3f}, "
+              f"false abstention {cv_false:.3f}")
+    print("evidence  coverage  missing  figures  focus  untyped  unanswerable  id")
     for (f, u), q in sorted(zip(rows, questions), key=lambda r: evidence_score(r[0][0], *weights)):
         print(f"{evidence_score(f, *weights):8.3f}  {f.coverage:8.3f}  {f.missing:7.3f}  "
-              f"{f.figures:7d}  {f.focus:5.3f}  {'yes' if u else '   ':<12}  {q.id} {q.question}")
+              f"{f.figures:7d}  {f.focus:5.3f}  {f.untyped:7d}  {'yes' if u else '   ':<12}  "
+              f"{q.id} {q.question}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ from assistant.extractive import (
     FOCUS_WEIGHT,
     MISSING_WEIGHT,
     NOT_FOUND,
+    TYPE_PENALTY,
     EvidenceFeatures,
     ExtractiveAnswerer,
+    answer_patterns,
     evidence_score,
     question_focus,
     question_kinds,
@@ -109,6 +111,17 @@ def test_the_figure_bonus_beats_a_sentence_that_covers_more_of_the_question(segm
     assert text[runner_up.start : runner_up.end] == "株洲规模以上工业企业数量持续增加。"
     assert best.coverage < runner_up.coverage
     assert answerer(question, hits).answer == "全市规模以上工业企业有1800家。[1]"
+
+
+def test_an_answer_of_the_type_asked_for_beats_any_figure(segmenter):
+    # both sentences hold a figure; only the second a count of 套, what 多少套 asks for
+    text = "保障房投资超过2000亿元。规划累计建设680万套。"
+    hits = [hit(1, text, "plan.txt")]
+    question = "规划要建多少套保障房？"
+    best, runner_up = ExtractiveAnswerer(segmenter).score(question, hits)
+    assert text[best.start : best.end] == "规划累计建设680万套。"
+    assert best.coverage < runner_up.coverage
+    assert best.score - best.coverage == pytest.approx(0.12 + 0.1 + 0.04)  # figure, type, rank
 
 
 def test_a_list_question_is_answered_by_the_list_sentence(answerer):
@@ -250,6 +263,65 @@ def test_question_focus(question, focus):
 
 
 @pytest.mark.parametrize(
+    ("question", "answers", "non_answers"),
+    [
+        ("示范区是哪一年设立的？", ["2017年", "光海君七年", "2021-11"], ["三个示范区"]),
+        ("试点什么时候开始？", ["2019年3月", "晚春", "白垩纪中期", "改革之后"], ["在株洲"]),
+        ("大宝山矿一共投入了多少资金？", ["12亿元", "300 万美元", "五千万元"], ["12个亿"]),
+        ("电价补贴是多少钱？", ["0.1元"], ["1.3倍"]),
+        ("林业城市占多大比例？", ["18%", "百分之十八", "一半", "三分之一"], ["18个"]),
+        ("能耗是全国平均的几倍？", ["1.3倍"], ["1.3"]),
+        ("浈江片区占地面积有多大？", ["3.5平方公里", "200亩", "12公顷"], ["200个"]),
+        ("2019年接待了多少游客？", ["1200万人次", "300 名"], ["1200万元"]),
+        ("有多少家创意企业？", ["8500家", "3 家", "300多家", "1.2万"], ["8500个"]),
+        # 个 is the measure word of anything
+        ("创下了多少个第一？", ["340多项", "12个"], ["340"]),
+        ("要建多少套保障房？", ["680 万套"], ["680", "2000亿元"]),
+    ],
+)
+def test_a_typed_question_is_answered_only_by_its_type(question, answers, non_answers):
+    patterns = answer_patterns(question)
+    holds = lambda text: any(p.search(search_key(text)) for p in patterns)  # noqa: E731
+    assert [a for a in answers if not holds(a)] == []
+    assert [a for a in non_answers if holds(a)] == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "株洲的特色产业有哪些？",
+        "新材料产业重点发展哪几类材料？",  # 哪几类 asks for items, not a count
+        "这几座城市发展什么药品？",
+        "港汇指数的加权比重如何制定？",  # a share asked as a method
+        "投资金额为什么不能是购楼款？",
+    ],
+)
+def test_an_untyped_question_wants_no_type(question):
+    assert answer_patterns(question) == []
+
+
+def test_a_typed_question_whose_passage_holds_no_such_answer_is_untyped(answerer):
+    hits = [hit(1, "大宝山矿实施生态修复，昔日矿山重新变绿。", "dabao.txt")]
+    assert answerer.features("大宝山矿的生态修复一共投入了多少资金？", hits).untyped == 1
+    hits = [hit(1, "大宝山矿实施生态修复，投入资金2.1亿元。", "dabao.txt")]
+    assert answerer.features("大宝山矿的生态修复一共投入了多少资金？", hits).untyped == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("罗克鲁瓦战役的结果是什么？", 0.0),  # the text states the result, not the word
+        ("吴少阳的籍贯是哪里？", 0.0),
+        ("株洲的地区生产总值是多少？", 1.0),
+    ],
+)
+def test_nouns_naming_the_kind_of_answer_are_no_focus(answerer, question, focus):
+    hits = [hit(1, "罗克鲁瓦战役以法国军队的获胜而告终。吴少阳是沧州清池人。株洲是老工业基地。",
+                "x.txt")]
+    assert answerer.features(question, hits).focus == focus
+
+
+@pytest.mark.parametrize(
     ("question", "kinds"),
     [
         ("株洲2024年的地区生产总值是多少？", {"number"}),
@@ -280,10 +352,12 @@ def test_focus_counts_when_the_best_passage_lacks_what_is_asked_for(answerer):
     coverage = 0.6 * 4 / 8 + 0.4 * 5 / 14
     # of the 7 terms of two or more characters, 地区 生产 总值 生产总值 are missing
     features = answerer.features(question, hits)
-    assert astuple(features) == pytest.approx((coverage, 4 / 7, 0, 1.0))
+    # it asks for an amount (多少) and the passage holds one, 3.1%: an answer type it has
+    assert astuple(features) == pytest.approx((coverage, 4 / 7, 0, 1.0, 0))
     answer = answerer(question, hits)
     assert answer.abstained
-    assert answer.extra["evidence"] == pytest.approx(coverage - 0.4 * 4 / 7 - 0.8 * 1.0)
+    assert answer.extra["evidence"] == pytest.approx(
+        coverage - MISSING_WEIGHT * 4 / 7 - FOCUS_WEIGHT * 1.0)
 
 
 def test_focus_is_zero_when_the_best_passage_has_what_is_asked_for(answerer):
@@ -307,22 +381,22 @@ def test_missing_terms_are_weighed_by_idf(segmenter):
 @pytest.mark.parametrize(
     ("weights", "expected"),
     [
-        ((0.4, 0.5, 0.8), 0.9 - 0.2 - 1.0 - 0.2),
-        ((1.0, 0.2, 0.6), 0.9 - 0.5 - 0.4 - 0.15),
-        ((0.0, 0.0, 0.0), 0.9),
+        ((0.4, 0.5, 0.8, 1.0), 0.9 - 0.2 - 1.0 - 0.2 - 1.0),
+        ((1.0, 0.2, 0.6, 0.5), 0.9 - 0.5 - 0.4 - 0.15 - 0.5),
+        ((0.0, 0.0, 0.0, 0.0), 0.9),
     ],
 )
 def test_evidence_score_subtracts_each_weighted_penalty(weights, expected):
-    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25)
+    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25, untyped=1)
     assert evidence_score(features, *weights) == pytest.approx(expected)
 
 
 def test_evidence_score_defaults_to_the_calibrated_weights():
-    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25)
+    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25, untyped=1)
     assert evidence_score(features) == evidence_score(
-        features, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT
+        features, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT, TYPE_PENALTY
     )
-    assert evidence_score(EvidenceFeatures(0.7, 0.0, 0)) == 0.7  # focus defaults to 0
+    assert evidence_score(EvidenceFeatures(0.7, 0.0, 0)) == 0.7  # focus, untyped default to 0
 
 
 # ---- script ------------------------------------------------------------------------

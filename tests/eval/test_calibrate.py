@@ -6,7 +6,7 @@ import re
 import pytest
 
 from assistant.extractive import EvidenceFeatures
-from eval.calibrate import fit, main
+from eval.calibrate import cross_validate, fit, main
 
 
 def rows(answerable: list[float], unanswerable: list[float]):
@@ -20,7 +20,8 @@ def test_the_threshold_lies_halfway_between_two_neighbouring_scores():
     abst, false, weights, threshold = fit(rows([0.5, 0.7, 0.9], [0.1, 0.3]), max_false=0.0)
     assert (abst, false, threshold) == (1.0, 0.0, 0.4)  # between 0.3 and 0.5
     # every setting ties: the first of MISSING_WEIGHTS x FIGURE_PENALTIES x FOCUS_WEIGHTS
-    assert weights == (0.0, 0.0, 0.0)
+    # x TYPE_PENALTIES
+    assert weights == (0.0, 0.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -40,8 +41,9 @@ def test_false_abstention_stays_within_the_budget(max_false, expected):
 @pytest.mark.parametrize(
     ("unanswerable", "weights"),
     [
-        (EvidenceFeatures(0.6, 0.0, 1), (0.0, 1.0, 0.0)),  # a figure it lacks
-        (EvidenceFeatures(0.6, 0.0, 0, 1.0), (0.0, 0.0, 1.0)),  # what it asks for, lacking
+        (EvidenceFeatures(0.6, 0.0, 1), (0.0, 1.0, 0.0, 0.0)),  # a figure it lacks
+        (EvidenceFeatures(0.6, 0.0, 0, 1.0), (0.0, 0.0, 1.0, 0.0)),  # what it asks for, lacking
+        (EvidenceFeatures(0.6, 0.0, 0, 0.0, 1), (0.0, 0.0, 0.0, 1.0)),  # an answer of its type
     ],
 )
 def test_the_weight_that_gives_the_unanswerable_question_away_is_chosen(unanswerable, weights):
@@ -56,7 +58,7 @@ def test_equal_abstention_goes_to_the_lowest_threshold():
     # Without weights the unanswerable 0.6 is caught at 0.75 with half the answerable
     # questions lost, within a budget of 0.5; every missing weight from 0.4 up catches it
     # with none lost, and of those the largest gives the lowest threshold, (0.6 - 3.0 + 0.3) / 2.
-    assert fit(answerable + unanswerable, max_false=0.5) == (1.0, 0.0, (3.0, 0.0, 0.0), -1.05)
+    assert fit(answerable + unanswerable, max_false=0.5) == (1.0, 0.0, (3.0, 0.0, 0.0, 0.0), -1.05)
 
 
 def test_fewer_false_abstentions_win_over_a_lower_threshold():
@@ -68,7 +70,7 @@ def test_fewer_false_abstentions_win_over_a_lower_threshold():
     # From a missing weight of 1.0 up the answerable first row sinks below the unanswerable
     # one: at 3.0 (-2.1, -1.0, 0.8) all unanswerable are caught at -0.1 with half the
     # answerable lost. At 0.6 (0.3, 0.8, 0.2) none is lost, at the higher threshold 0.25.
-    assert fit(data, max_false=0.5) == (1.0, 0.0, (0.6, 0.0, 0.0), 0.25)
+    assert fit(data, max_false=0.5) == (1.0, 0.0, (0.6, 0.0, 0.0, 0.0), 0.25)
 
 
 def test_when_no_threshold_fits_the_budget_it_never_abstains():
@@ -91,6 +93,18 @@ def test_a_dataset_without_both_kinds_is_refused(answerable, unanswerable, count
     )
 
 
+def test_cross_validation_scores_each_fold_with_weights_fitted_on_the_others():
+    # rows alternate answerable (i even) and unanswerable: with 5 folds, each fold holds
+    # both kinds. The unanswerable 0.95 scores above every answerable question: no fit
+    # catches it, and the fits without it still catch the other four.
+    data = rows([0.5, 0.6, 0.7, 0.8, 0.9], [])
+    unanswerable = rows([], [0.1, 0.15, 0.2, 0.25, 0.95])
+    alternated = [r for pair in zip(data, unanswerable) for r in pair]
+    assert cross_validate(alternated, max_false=0.0) == (0.8, 0.0)
+    # the fit on all rows is the same: four caught, none lost
+    assert fit(alternated, max_false=0.0)[:2] == (0.8, 0.0)
+
+
 def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset, capsys):
     main(["--index", str(tiny_index), "--dataset", str(tiny_dataset)])
     lines = capsys.readouterr().out.splitlines()
@@ -99,16 +113,19 @@ def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset
     )
     fitted = re.fullmatch(
         r"fitted: ABSTAIN_THRESHOLD = (-?\d+\.\d{4}), MISSING_WEIGHT = 3\.0, "
-        r"FIGURE_PENALTY = 0\.0, FOCUS_WEIGHT = 0\.0",
+        r"FIGURE_PENALTY = 0\.0, FOCUS_WEIGHT = 0\.0, TYPE_PENALTY = 1\.0",
         lines[1],
     )
     assert fitted, lines[1]
     assert lines[2] == "  abstention on unanswerable 1.000, false abstention 0.000"
-    assert lines[3] == "evidence  coverage  missing  figures  focus  unanswerable  id"
-    # one row per question, lowest evidence first: the unanswerable one, found in no passage
+    # too few questions of a kind for 5 folds: no cross-validated line
+    assert lines[3] == "evidence  coverage  missing  figures  focus  untyped  unanswerable  id"
+    # one row per question, lowest evidence first: the unanswerable one, found in no
+    # passage, and asking when (什么时候) of passages that name no time
     assert len(lines) == 8
     assert lines[4] == (
-        "  -3.000     0.000    1.000        0  0.000  yes           t4 火星基地什么时候建成？"
+        "  -4.000     0.000    1.000        0  0.000        1  yes           "
+        "t4 火星基地什么时候建成？"
     )
     assert [line.split()[-2] for line in lines[4:]] == ["t4", "t3", "t2", "t1"]
     # the threshold is halfway between the two lowest scores (printed to 3 decimals)
