@@ -66,6 +66,10 @@ def answer_html(answer: Answer, turn: int) -> str:
 def draft_html(text: str) -> str:
     """The model's answer while it is being written: plain text, markers not yet links
     (they are checked against the passages only when the answer is complete)."""
+    if not text:  # the model is reading the passages; its first words come later
+        return ('<div class="zc-answer zc-drafting">'
+                '<div class="zc-note">正在阅读检索到的段落…模型开始作答后，答案会逐字显示在这里。'
+                '</div></div>')
     return ('<div class="zc-answer zc-drafting">'
             f'<div class="zc-text">{_lines(text)}</div>'
             '<div class="zc-note">正在生成…写完并核对引用后显示来源。</div></div>')

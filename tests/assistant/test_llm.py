@@ -298,7 +298,8 @@ def test_stream_yields_the_text_as_written_then_the_checked_answer(open_llm, mar
     model, _ = scripted(f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。")
     events = list(open_llm(model).stream(QUESTION))
     *pieces, final = events
-    assert pieces == ["我国", "我国 ", "我国 分三次", "我国 分三次 ",
+    # "" first: the model has been asked and is reading the passages
+    assert pieces == ["", "我国", "我国 ", "我国 分三次", "我国 分三次 ",
                       f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。"]
     assert isinstance(final, Answer)
     assert final.answer == f"我国 分三次 支持建设了20个产业转型升级示范区。[{n}]"
@@ -320,8 +321,11 @@ def test_the_web_chat_shows_the_answer_as_it_is_written(open_llm, marker):
     asked = {"role": "user", "content": question_html(QUESTION)}
     assert [d for d, done in drafts] == [
         [asked, {"role": "assistant", "content": draft_html(text)}]
-        for text in ["我国", "我国 ", "我国 分三次", "我国 分三次 ",
+        for text in ["", "我国", "我国 ", "我国 分三次", "我国 分三次 ",
                      f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。"]]
+    # before the first token the question is shown with a note that the model is reading
+    assert "正在阅读检索到的段落" in drafts[0][0][1]["content"]
+    assert "zc-text" not in drafts[0][0][1]["content"]
     assert all(done is None for _, done in drafts)
     (answer,) = conv.answers
     assert answer.answer == f"我国 分三次 支持建设了20个产业转型升级示范区。[{n}]"
@@ -433,7 +437,8 @@ def test_streaming_from_the_endpoint(corpus_index, marker, monkeypatch):
         config = LlmConfig(base_url=server.base_url, api_key=API_KEY)
         with Assistant.open(corpus_index, mode="llm", llm=config) as assistant:
             *pieces, final = assistant.stream(QUESTION)
-    assert len(pieces) > 3  # the server sends four characters an event
+    assert pieces[0] == ""  # asked, nothing written yet
+    assert len(pieces) > 4  # the server sends four characters an event
     assert pieces[-1] == f"{RIGHT}[{n}]。"
     assert all(b.startswith(a) for a, b in zip(pieces, pieces[1:]))
     assert final.answer == f"{RIGHT}。[{n}]"
