@@ -6,7 +6,8 @@ import re
 
 from ingest.normalize import search_key
 
-# What a question asks for, and the sentence feature that answers it.
+# What a question asks for; the answerer rewards the sentence feature that answers each
+# (a figure, a list, a definition: extractive._kind_bonus).
 _KINDS = (
     ("number", re.compile(r"多少|几[个项年座家次批类条届种]|几+$|多大|多高|多长|比例|比重|百分|"
                           r"哪一?年|何年|何时|什么时候|哪个时间|时间|年份|增长|占.*比")),
