@@ -28,7 +28,7 @@ _FOCUS = re.compile(r"的([^的，,、：:；;]{2,8}?)(?:一共|总共|合计|�
 _NUMBER = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)"
 _MEASURES = "个家项处人座套件名条批所次届种类户位台辆栋间"
 _ANSWER_TYPES = (
-    (re.compile(r"哪一?年|何年|哪个月|几月|哪天|日期|年份"),
+    (re.compile(r"哪一?年|何年|哪个月|几月|哪天|(?:日期|年份)(?:是|为)?(?:哪|什么|多少)"),
      re.compile(r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]|\d{4}\s*[-/.]\s*\d")),
     # "什么时候" is answered by a date, a season, an era or another event: only the
     # plainly timeless passage counts as lacking it
@@ -46,7 +46,9 @@ _ANSWER_TYPES = (
     (re.compile(r"几倍|多少倍"), re.compile(r"倍")),
     (re.compile(r"多少(?:游客|人口|居民|职工|员工|工人|人才|学生|人次)"),
      re.compile(_NUMBER + r"\s*(?:多|余)?\s*[万亿千百]*\s*(?:人|名)")),
-    (re.compile(r"面积|占地(?:面积|多)"), re.compile(r"平方(?:公里|千米|米)|亩|公顷")),
+    # an area asked as an amount ("面积有多大"), not as a topic ("耕地面积减少的原因")
+    (re.compile(r"面积[^，,？?]{0,4}?(?:多[大少]|几)|多[大少]的?面积|占地(?:面积|多)"),
+     re.compile(r"平方(?:公里|千米|米)|亩|公顷")),
 )
 # "多少家/几座" asks for a count of things: a figure with that measure word, or with any
 # ("个" is the generic one), or a figure in 万/亿 that is no sum of money ("人口3.9亿").

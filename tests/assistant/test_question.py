@@ -57,6 +57,8 @@ def test_question_kinds(question, kinds):
         ("林业城市占多大比例？", ["18%", "百分之十八", "一半", "三分之一"], ["18个"]),
         ("能耗是全国平均的几倍？", ["1.3倍"], ["1.3"]),
         ("浈江片区占地面积有多大？", ["3.5平方公里", "200亩", "12公顷"], ["200个"]),
+        ("大学城有多大面积？", ["10平方公里"], ["10个"]),
+        ("文件印发的日期是哪天？", ["2021年11月"], ["十一个部门"]),
         ("2019年接待了多少游客？", ["1200万人次", "300 名"], ["1200万元"]),
         ("有多少家创意企业？", ["8500家", "3 家", "300多家", "1.2万"], ["8500个"]),
         # 个 is the measure word of anything
@@ -79,6 +81,8 @@ def test_a_typed_question_is_answered_only_by_its_type(question, answers, non_an
         "这几座城市发展什么药品？",
         "港汇指数的加权比重如何制定？",  # a share asked as a method
         "投资金额为什么不能是购楼款？",
+        "耕地面积减少的原因是什么？",  # an area as the topic, not the answer
+        "统计年份的口径有什么变化？",
     ],
 )
 def test_an_untyped_question_wants_no_type(question):
