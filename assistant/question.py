@@ -27,13 +27,14 @@ _FOCUS = re.compile(r"的([^的，,、：:；;]{2,8}?)(?:一共|总共|合计|�
 # that holds no year is how "X是哪一年…？" looks when the documents do not say.
 _NUMBER = r"(?:\d[\d.,]*|[一二三四五六七八九十百千万两]+)"
 _MEASURES = "个家项处人座套件名条批所次届种类户位台辆栋间"
+_DATE = r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]"  # 2021年11月, 光海君七年
 _ANSWER_TYPES = (
     (re.compile(r"哪一?年|何年|哪个月|几月|哪天|(?:日期|年份)(?:是|为)?(?:哪|什么|多少)"),
-     re.compile(r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]|\d{4}\s*[-/.]\s*\d")),
+     re.compile(_DATE + r"|\d{4}\s*[-/.]\s*\d")),
     # "什么时候" is answered by a date, a season, an era or another event: only the
     # plainly timeless passage counts as lacking it
     (re.compile(r"何时|什么时候|什么时间"),
-     re.compile(r"\d+\s*[年月日]|[元一二三四五六七八九十]+\s*[年月日]|[春夏秋冬]|世纪|年代|"
+     re.compile(_DATE + r"|[春夏秋冬]|世纪|年代|"
                 r"时期|期间|之[前后初际]|以[前后]|当[时年天日]|[前中后初末]期|纪|[早晚]年|[初末]|"
                 r"[上下]午|早晨|晚上|夜间|凌晨|节")),
     (re.compile(r"多少[\u4e00-\u9fff]{0,6}?(?:钱|资金|投资|经费|补贴|补助|补偿|拨款|转移支付|元)|"
