@@ -54,14 +54,22 @@ def fit(rows: list[tuple[EvidenceFeatures, bool]], max_false: float):
 def cross_validate(rows: list[tuple[EvidenceFeatures, bool]], max_false: float,
                    folds: int = 5) -> tuple[float, float]:
     """Abstention and false abstention of the fit on questions it was not fitted on:
-    each fold scored with the weights fitted on the others (question i in fold i % folds).
-    What to expect on new questions; the fit's own numbers are optimistic."""
+    each fold scored with the weights fitted on the others. What to expect on new
+    questions; the fit's own numbers are optimistic. Folds are dealt out per kind (the
+    n-th unanswerable question in fold n % folds, likewise the answerable ones), so every
+    fold trains on both kinds however the dataset orders them; that needs at least
+    `folds` questions of each kind."""
+    seen = {True: 0, False: 0}
+    fold_of = []
+    for _, u in rows:
+        fold_of.append(seen[u] % folds)
+        seen[u] += 1
     caught = lost = 0
     for k in range(folds):
-        train = [r for i, r in enumerate(rows) if i % folds != k]
+        train = [r for r, fold in zip(rows, fold_of) if fold != k]
         *_, weights, threshold = fit(train, max_false)
-        for i, (f, u) in enumerate(rows):
-            if i % folds == k and evidence_score(f, *weights) < threshold:
+        for (f, u), fold in zip(rows, fold_of):
+            if fold == k and evidence_score(f, *weights) < threshold:
                 caught, lost = caught + u, lost + (not u)
     unans = sum(1 for _, u in rows if u)
     return caught / unans, lost / (len(rows) - unans)

@@ -105,6 +105,14 @@ def test_cross_validation_scores_each_fold_with_weights_fitted_on_the_others():
     assert fit(alternated, max_false=0.0)[:2] == (0.8, 0.0)
 
 
+def test_cross_validation_folds_hold_both_kinds_however_the_rows_are_ordered():
+    # every fifth row unanswerable: folds by position would leave one fold's training
+    # rows without any unanswerable question, and its fit would refuse them
+    data = [(EvidenceFeatures(0.1 if i % 5 == 0 else 0.5 + 0.01 * i, 0.0, 0), i % 5 == 0)
+            for i in range(30)]
+    assert cross_validate(data, max_false=0.0) == (1.0, 0.0)
+
+
 def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset, capsys):
     main(["--index", str(tiny_index), "--dataset", str(tiny_dataset)])
     lines = capsys.readouterr().out.splitlines()
