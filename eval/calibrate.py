@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assistant.chain import Assistant
 from assistant.extractive import EvidenceFeatures, evidence_score
+from ingest.errors import ZhiceError
 
 from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
 
@@ -82,16 +83,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-false", type=float, default=0.05)
     p.add_argument("-k", type=int, default=5)
     args = p.parse_args(argv)
-    questions = load_dataset(args.dataset)
-    with Assistant.open(args.index) as assistant:
-        answerer = assistant.answerer
-        rows = []
-        for q in questions:
-            hits = assistant.retriever.retrieve(q.question, args.k)
-            rows.append((answerer.features(q.question, hits), q.type == UNANSWERABLE))
+    if not 0.0 <= args.max_false <= 1.0:
+        p.error(f"--max-false is a share of the answerable questions, from 0 to 1; "
+                f"got {args.max_false}")
+    if args.k < 1:
+        p.error(f"-k is how many passages a question is answered from, at least 1; got {args.k}")
     try:
+        questions = load_dataset(args.dataset)
+        with Assistant.open(args.index) as assistant:
+            answerer = assistant.answerer
+            rows = []
+            for q in questions:
+                hits = assistant.retriever.retrieve(q.question, args.k)
+                rows.append((answerer.features(q.question, hits), q.type == UNANSWERABLE))
         abst, false, weights, threshold = fit(rows, args.max_false)
-    except ValueError as e:
+    except (ZhiceError, ValueError) as e:  # no index, a bad dataset, one kind of question
         raise SystemExit(f"calibrate: {e}") from None
     mw, fp, fw, tp = weights
     print(f"{args.dataset.name}: {len(rows)} questions, "

@@ -139,3 +139,25 @@ def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset
     # the threshold is halfway between the two lowest scores (printed to 3 decimals)
     lowest, next_lowest = (float(line.split()[0]) for line in lines[4:6])
     assert float(fitted.group(1)) == pytest.approx((lowest + next_lowest) / 2, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-false", "-0.1"], "--max-false is a share of the answerable questions, "
+                                  "from 0 to 1; got -0.1"),
+        (["-k", "0"], "-k is how many passages a question is answered from, at least 1; got 0"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tiny_index, capsys, args, message):
+    with pytest.raises(SystemExit) as e:
+        main(["--index", str(tiny_index), *args])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
+
+
+def test_a_missing_index_is_a_one_line_error(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["--index", str(tmp_path / "none")])
+    assert str(e.value) == (f"calibrate: no index at {tmp_path / 'none'}; build one with: "
+                            f"zhice ingest PATH --index {tmp_path / 'none'}")
