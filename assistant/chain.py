@@ -16,7 +16,7 @@ from pathlib import Path
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index.index import ZhiceIndex
+from zhice.index.index import ZhiceIndex
 
 from .check import check_answer
 from .errors import BadQuestionError

@@ -8,7 +8,7 @@ reported in `Answer.unsupported`; an answer left with nothing supported abstains
 import re
 from dataclasses import replace
 
-from ingest.normalize import match_key
+from zhice.ingest.normalize import match_key
 
 from .types import Answer
 

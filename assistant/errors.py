@@ -1,6 +1,6 @@
 """Errors of the question-answering stage."""
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
 
 class BadQuestionError(ZhiceError):

@@ -7,9 +7,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.segment import THOUSANDS_SEP
-from ingest.normalize import is_traditional, search_key, to_simplified
-from ingest.split import sentence_spans
+from zhice.index.segment import THOUSANDS_SEP
+from zhice.ingest.normalize import is_traditional, search_key, to_simplified
+from zhice.ingest.split import sentence_spans
 
 from .question import (
     ANSWER_NOUNS,

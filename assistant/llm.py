@@ -20,8 +20,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
-from ingest.errors import ZhiceError
-from ingest.normalize import is_traditional, to_simplified
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.normalize import is_traditional, to_simplified
 
 from .check import check_answer, claims
 from .extractive import NOT_FOUND, ExtractiveAnswerer

@@ -4,7 +4,7 @@ sentences and to decide when to abstain."""
 
 import re
 
-from ingest.normalize import search_key
+from zhice.ingest.normalize import search_key
 
 # What a question asks for; the answerer rewards the sentence feature that answers each
 # (a figure, a list, a definition: extractive._kind_bonus).

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ingest.normalize import search_key
+from zhice.ingest.normalize import search_key
 
 from .types import Hit
 

@@ -6,8 +6,8 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from index.index import ZhiceIndex
-from ingest.normalize import search_key
+from zhice.index.index import ZhiceIndex
+from zhice.ingest.normalize import search_key
 
 from .types import Hit
 

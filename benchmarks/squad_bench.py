@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant  # noqa: E402
-from eval.baselines import LABELS  # noqa: E402
-from eval.metrics import summarize  # noqa: E402
-from eval.run import run_systems  # noqa: E402
-from eval.squad import (  # noqa: E402
+from zhice.assistant.chain import Assistant  # noqa: E402
+from zhice.eval.baselines import LABELS  # noqa: E402
+from zhice.eval.metrics import summarize  # noqa: E402
+from zhice.eval.run import run_systems  # noqa: E402
+from zhice.eval.squad import (  # noqa: E402
     BENCHMARKS,
     DEFAULT_QUESTIONS,
     check_benchmark_index,
@@ -36,7 +36,7 @@ from eval.squad import (  # noqa: E402
     load_benchmark,
     with_folded_gold,
 )
-from index.index import ZhiceIndex  # noqa: E402
+from zhice.index.index import ZhiceIndex  # noqa: E402
 
 METRICS = (("R@1", "{:.3f}"), ("R@5", "{:.3f}"), ("MRR@10", "{:.3f}"), ("nDCG@10", "{:.3f}"),
            ("budget_recall", "{:.3f}"), ("keyword_accuracy", "{:.3f}"),

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.batch import ingest  # noqa: E402
-from index.index import ZhiceIndex  # noqa: E402
+from zhice.index.index import ZhiceIndex  # noqa: E402
+from zhice.index.pipeline import ingest  # noqa: E402
 
 QUESTIONS = ROOT / "eval" / "data" / "questions.jsonl"
 
@@ -56,7 +56,7 @@ def main() -> int:
         port = _free_port()
         log = open(Path(tmp) / "serve.log", "w+b")  # noqa: SIM115 - closed with tmp
         server = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--index", str(index_dir),
+            [sys.executable, "-m", "zhice.assistant.cli", "serve", "--index", str(index_dir),
              "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "ZHICE_ADMIN_PASSWORD": "",

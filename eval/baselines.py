@@ -21,14 +21,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 
-from assistant.chain import RETRIEVED, Assistant, build_chain, validate
-from assistant.check import check_answer
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer
-from assistant.retrieve import HybridRetriever
-from assistant.types import Answer, Hit
-from index.embedders import Embedder, LangChainEmbeddings
-from ingest.normalize import search_key
-from ingest.types import Chunk
+from zhice.assistant.chain import RETRIEVED, Assistant, build_chain, validate
+from zhice.assistant.check import check_answer
+from zhice.assistant.extractive import NOT_FOUND, ExtractiveAnswerer
+from zhice.assistant.retrieve import HybridRetriever
+from zhice.assistant.types import Answer, Hit
+from zhice.index.embedders import Embedder, LangChainEmbeddings
+from zhice.ingest.normalize import search_key
+from zhice.ingest.types import Chunk
 
 from .dataset import DatasetError
 

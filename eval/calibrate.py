@@ -11,9 +11,9 @@ import argparse
 import itertools
 from pathlib import Path
 
-from assistant.chain import Assistant
-from assistant.extractive import EvidenceFeatures, evidence_score
-from ingest.errors import ZhiceError
+from zhice.assistant.chain import Assistant
+from zhice.assistant.extractive import EvidenceFeatures, evidence_score
+from zhice.ingest.errors import ZhiceError
 
 from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import ZhiceError
-from ingest.normalize import match_key
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.normalize import match_key
 
 BUNDLED_DATASET = Path(__file__).parent / "data" / "questions.jsonl"
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from index.index import ZhiceIndex
-from ingest.normalize import match_key
-from ingest.split import sentence_spans
+from zhice.index.index import ZhiceIndex
+from zhice.ingest.normalize import match_key
+from zhice.ingest.split import sentence_spans
 
 # A figure worth asking about: a number with a unit or a percent sign. Years (2024年)
 # and numbers in citations ("(周文,2023)") are not.

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.check import claims, supports
-from ingest.normalize import match_key
+from zhice.assistant.check import claims, supports
+from zhice.ingest.normalize import match_key
 
 from .dataset import UNANSWERABLE, DatasetError, Question
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Sequence
 
-from assistant.chain import Assistant
+from zhice.assistant.chain import Assistant
 
 from .baselines import baseline_systems
 from .dataset import Question, check_evidence

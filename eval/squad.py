@@ -29,10 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.index import ZhiceIndex
-from ingest.chunker import chunk_document
-from ingest.normalize import to_simplified
-from ingest.types import LoadedDocument
+from zhice.index.index import ZhiceIndex
+from zhice.ingest.chunker import chunk_document
+from zhice.ingest.normalize import to_simplified
+from zhice.ingest.types import LoadedDocument
 
 from .dataset import DatasetError, Evidence, Question
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
 # Exact search costs ~0.25 ms per 1,000 vectors on one core (384-d): past 50,000 an
 # IVF index answers in a few ms, with a measured recall.

@@ -1,6 +1,6 @@
 """Errors of the index stage."""
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
 
 class IndexNotFoundError(ZhiceError):

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunker import ChunkedDocument
-from ingest.types import Chunk
+from zhice.ingest.chunker import ChunkedDocument
+from zhice.ingest.types import Chunk
 
 from .bm25 import Bm25FormatError, Bm25Index
 from .dense import FaissIndex, flat_limit_from_env
@@ -549,6 +549,6 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _folded_chunk(doc: ChunkedDocument, para) -> Chunk:
     """A folded paragraph as a record of the duplicates table."""
-    from ingest.normalize import search_key
+    from zhice.ingest.normalize import search_key
 
     return Chunk(doc.source, -1, para.text, search_key(para.text), "", para.start, para.end)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.types import Chunk
+from zhice.ingest.types import Chunk
 
 from .errors import IndexNotFoundError
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableSequence
 
-from assistant.chain import MAX_QUESTION, RETRIEVED, Assistant, build_chain
-from assistant.errors import BadQuestionError
-from assistant.extractive import NOT_FOUND
-from assistant.rerank import CoverageReranker
-from assistant.types import Answer, Citation, Hit
-from ingest.types import Chunk
 from tests.assistant.test_retrieve import CORPUS, build_index
 from tests.index.test_index import share_segmenter
+from zhice.assistant.chain import MAX_QUESTION, RETRIEVED, Assistant, build_chain
+from zhice.assistant.errors import BadQuestionError
+from zhice.assistant.extractive import NOT_FOUND
+from zhice.assistant.rerank import CoverageReranker
+from zhice.assistant.types import Answer, Citation, Hit
+from zhice.ingest.types import Chunk
 
 TITLE = "关于推动老工业城市转型的指导意见"
 GOAL = "到2025年，老工业城市新增就业岗位120万个，城镇登记失业率控制在5%以内。"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from assistant.check import check_answer, claims, supports
-from assistant.extractive import NOT_FOUND
-from assistant.types import Answer, Citation, Hit
-from ingest.types import Chunk
+from zhice.assistant.check import check_answer, claims, supports
+from zhice.assistant.extractive import NOT_FOUND
+from zhice.assistant.types import Answer, Citation, Hit
+from zhice.ingest.types import Chunk
 
 SHIFAN = "2017年，五部门联合印发通知，支持12座城市建设首批产业转型升级示范区。"
 ZHUZHOU = "稍有不同的是，在产业转型的路径上，株洲特别舍得花钱在科技研发。"

@@ -10,7 +10,7 @@ from dataclasses import astuple
 
 import pytest
 
-from assistant.extractive import (
+from zhice.assistant.extractive import (
     FIGURE_PENALTY,
     FOCUS_WEIGHT,
     MISSING_WEIGHT,
@@ -20,10 +20,10 @@ from assistant.extractive import (
     ExtractiveAnswerer,
     evidence_score,
 )
-from assistant.types import Hit
-from index.segment import ChineseSegmenter
-from ingest.normalize import search_key
-from ingest.types import Chunk
+from zhice.assistant.types import Hit
+from zhice.index.segment import ChineseSegmenter
+from zhice.ingest.normalize import search_key
+from zhice.ingest.types import Chunk
 
 LIST = "黄石有矿冶峡谷、铜绿山古铜矿遗址、华新水泥厂旧址等特色工业旅游景点。"
 HUANGSHI = "黄石是一座矿冶城市，特色工业旅游资源丰富。" + LIST + "这些景点每年吸引大量游客。"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.followup import needs_context, standalone
+from zhice.assistant.followup import needs_context, standalone
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-import assistant.llm as llm
-from assistant.chain import Assistant
-from assistant.cli import main
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer
-from assistant.llamacpp import REPEAT_PENALTY, LlamaCppChatModel
-from assistant.llm import (
+import zhice.assistant.llm as llm
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli import main
+from zhice.assistant.extractive import NOT_FOUND, ExtractiveAnswerer
+from zhice.assistant.llamacpp import REPEAT_PENALTY, LlamaCppChatModel
+from zhice.assistant.llm import (
     HOW_TO_CONFIGURE,
     LlmAnswerer,
     LlmConfig,
@@ -29,10 +29,10 @@ from assistant.llm import (
     parse,
     rewrite_with_model,
 )
-from assistant.types import Answer
-from index.batch import ingest
-from index.index import ZhiceIndex
-from ingest.normalize import match_key
+from zhice.assistant.types import Answer
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
+from zhice.ingest.normalize import match_key
 
 from .fake_openai import API_KEY, FakeOpenAIServer, Reply, free_port
 
@@ -308,9 +308,9 @@ def test_stream_yields_the_text_as_written_then_the_checked_answer(open_llm, mar
 
 
 def test_the_web_chat_shows_the_answer_as_it_is_written(open_llm, marker):
-    from assistant.web import Conversation, conversation_steps
-    from assistant.web_render import answer_html, draft_html, question_html
-    from assistant.web_service import WebService
+    from zhice.assistant.web.page import Conversation, conversation_steps
+    from zhice.assistant.web.render import answer_html, draft_html, question_html
+    from zhice.assistant.web.service import WebService
 
     n = marker(RIGHT)
     model, _ = scripted(f"我国 分三次 支持建设了20个产业转型升级示范区[{n}]。")

@@ -3,8 +3,8 @@ the types of answer it wants, on hand-written questions and answers."""
 
 import pytest
 
-from assistant.question import answer_patterns, question_focus, question_kinds
-from ingest.normalize import search_key
+from zhice.assistant.question import answer_patterns, question_focus, question_kinds
+from zhice.ingest.normalize import search_key
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 import pytest
 
-from assistant.rerank import CoverageReranker, _lists
-from assistant.types import Hit
-from ingest.normalize import search_key
-from ingest.types import Chunk
+from zhice.assistant.rerank import CoverageReranker, _lists
+from zhice.assistant.types import Hit
+from zhice.ingest.normalize import search_key
+from zhice.ingest.types import Chunk
 
 
 def hit(i: int, text: str, fused: float, bm25: float | None) -> Hit:

@@ -7,15 +7,15 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from assistant.chain import RETRIEVED, Assistant
-from assistant.retrieve import RRF_K, HybridRetriever, ZhiceRetriever
-from assistant.types import Hit
-from index.batch import ingest
-from index.index import ZhiceIndex
-from index.store import StoredChunk
-from ingest.normalize import search_key
-from ingest.types import Chunk
 from tests.index.test_index import share_segmenter
+from zhice.assistant.chain import RETRIEVED, Assistant
+from zhice.assistant.retrieve import RRF_K, HybridRetriever, ZhiceRetriever
+from zhice.assistant.types import Hit
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
+from zhice.index.store import StoredChunk
+from zhice.ingest.normalize import search_key
+from zhice.ingest.types import Chunk
 
 PORT = "寧波舟山港貨物吞吐量連續多年位居全球第一，集裝箱航線覆蓋兩百多個國家。"
 ELDERLY = "社区养老服务网络覆盖全部城市街道，每个街道至少建成一所综合养老服务中心。"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.batch import ingest
-from index.index import ZhiceIndex
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
 
 DOCS = {
     "zones.txt": (

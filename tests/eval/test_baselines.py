@@ -2,18 +2,18 @@ import json
 
 import pytest
 
-from assistant.chain import Assistant
-from assistant.cli import main
-from eval.baselines import (
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli import main
+from zhice.eval.baselines import (
     BASELINES,
     CHATCHAT_CHUNK_SIZE,
     BaselineError,
     LangChainBaseline,
     baseline_systems,
 )
-from eval.dataset import load_dataset
-from eval.metrics import gold_ranks, summarize
-from eval.run import run_systems
+from zhice.eval.dataset import load_dataset
+from zhice.eval.metrics import gold_ranks, summarize
+from zhice.eval.run import run_systems
 
 pytest.importorskip("langchain_community")
 pytest.importorskip("langchain_text_splitters")
@@ -67,7 +67,7 @@ def test_langchain_baseline_chunks_long_documents():
     class Answerer:
         pass
 
-    from index.embedders import FakeEmbedder
+    from zhice.index.embedders import FakeEmbedder
 
     text = "。".join(f"第{i}条规定了示范区建设的第{i}项任务" for i in range(200))
     baseline = LangChainBaseline(FakeEmbedder(), Answerer()).build({"long.txt": ("", text)})

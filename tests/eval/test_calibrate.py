@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from assistant.extractive import EvidenceFeatures
-from eval.calibrate import cross_validate, fit, main
+from zhice.assistant.extractive import EvidenceFeatures
+from zhice.eval.calibrate import cross_validate, fit, main
 
 
 def rows(answerable: list[float], unanswerable: list[float]):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.dataset import (
+from zhice.eval.dataset import (
     BUNDLED_DATASET,
     QUESTION_TYPES,
     DatasetError,
@@ -12,8 +12,8 @@ from eval.dataset import (
     check_evidence,
     load_dataset,
 )
-from ingest.errors import ZhiceError
-from ingest.normalize import is_traditional
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.normalize import is_traditional
 
 CORPUS = Path(__file__).parents[2] / "corpus"
 

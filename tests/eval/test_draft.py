@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
-from eval.dataset import QUESTION_TYPES, check_evidence, load_dataset
-from eval.draft import _definition, _listing, _number, draft_questions
-from index.batch import ingest
-from index.index import ZhiceIndex
-from ingest.normalize import match_key
+from zhice.assistant.cli import main
+from zhice.eval.dataset import QUESTION_TYPES, check_evidence, load_dataset
+from zhice.eval.draft import _definition, _listing, _number, draft_questions
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
+from zhice.ingest.normalize import match_key
 
 CORPUS = Path(__file__).parents[2] / "corpus"
 

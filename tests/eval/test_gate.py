@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import Assistant
-from assistant.cli import main
-from eval.dataset import load_dataset
-from eval.metrics import LOWER_IS_BETTER, METRIC_FORMATS, check_floors, load_floors, summarize
-from eval.run import check_against_index, run_questions
-from index.batch import ingest
-from index.index import ZhiceIndex
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli import main
+from zhice.eval.dataset import load_dataset
+from zhice.eval.metrics import LOWER_IS_BETTER, METRIC_FORMATS, check_floors, load_floors, summarize
+from zhice.eval.run import check_against_index, run_questions
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
 
 ROOT = Path(__file__).parents[2]
 FLOORS = ROOT / "eval" / "floors.json"
@@ -36,7 +36,7 @@ def test_floors_file_names_known_metrics_with_sane_values():
 
 
 def test_load_floors_rejects_a_file_without_floors(tmp_path):
-    from eval.dataset import DatasetError
+    from zhice.eval.dataset import DatasetError
 
     bad = tmp_path / "floors.json"
     bad.write_text('{"R@1": 0.9}', encoding="utf-8")

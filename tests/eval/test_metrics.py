@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from eval.dataset import Evidence, Question
-from eval.metrics import (
+from zhice.eval.dataset import Evidence, Question
+from zhice.eval.metrics import (
     BUDGET_CHARS,
     METRIC_FORMATS,
     applies,

@@ -2,9 +2,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from eval import report  # noqa: E402
-from eval.dataset import Evidence, Question  # noqa: E402
-from eval.report import LATENCY_PNG, RECALL_PNG, REPORT_FILE, TYPES_PNG, write_report  # noqa: E402
+from zhice.eval import report  # noqa: E402
+from zhice.eval.dataset import Evidence, Question  # noqa: E402
+from zhice.eval.report import LATENCY_PNG, RECALL_PNG, REPORT_FILE, TYPES_PNG, write_report  # noqa: E402
 
 QUESTIONS = [
     Question("q1", "number", "示范区有多少个？", ("20个",), None,

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import Assistant
-from assistant.cli import main
-from eval.metrics import summarize
-from eval.run import run_questions
-from eval.squad import (
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli import main
+from zhice.eval.metrics import summarize
+from zhice.eval.run import run_questions
+from zhice.eval.squad import (
     BENCHMARKS,
     BenchmarkError,
     Paragraph,
@@ -19,7 +19,7 @@ from eval.squad import (
     spread,
     with_folded_gold,
 )
-from index.index import ZhiceIndex
+from zhice.index.index import ZhiceIndex
 
 PARAGRAPHS = [
     ("P1", "示范区", "国家先后设立了20个产业转型升级示范区，首批包括株洲和宜宾。", [

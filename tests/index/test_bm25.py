@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from index import bm25
-from index.bm25 import FORMAT_VERSION, Bm25FormatError, Bm25Index
+from zhice.index import bm25
+from zhice.index.bm25 import FORMAT_VERSION, Bm25FormatError, Bm25Index
 
 DOCS = {
     10: "the cat sat on the mat",

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import dense as dense_module
-from index.dense import FaissIndex, flat_limit_from_env, nlist_for, recall_at
-from index.index import ZhiceIndex
-from ingest.errors import ZhiceError
 from tests.index.test_index import add_text, policy_text, share_segmenter
+from zhice.index import dense as dense_module
+from zhice.index.dense import FaissIndex, flat_limit_from_env, nlist_for, recall_at
+from zhice.index.index import ZhiceIndex
+from zhice.ingest.errors import ZhiceError
 
 DIM = 32
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.index as index_module
-from index.batch import ingest
-from index.embedders import EmbedderError, FakeEmbedder
-from index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
-from index.index import AddResult, ZhiceIndex
-from index.segment import ChineseSegmenter
-from ingest.chunker import ChunkedDocument, chunk_document
-from ingest.normalize import search_key
-from ingest.types import LoadedDocument
+import zhice.index.index as index_module
+from zhice.index.embedders import EmbedderError, FakeEmbedder
+from zhice.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from zhice.index.index import AddResult, ZhiceIndex
+from zhice.index.pipeline import ingest
+from zhice.index.segment import ChineseSegmenter
+from zhice.ingest.chunker import ChunkedDocument, chunk_document
+from zhice.ingest.normalize import search_key
+from zhice.ingest.types import LoadedDocument
 
 # Two-character words only: every character trigram spans two words, so two random
 # texts share few trigrams and no paragraph is folded as a near-duplicate of another.
@@ -585,7 +585,7 @@ def test_shared_chunks_between_different_files(idx_dir: Path) -> None:
 def test_save_goes_through_a_temporary_file_and_leaves_none(
     idx_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import index.dense as dense_module
+    import zhice.index.dense as dense_module
 
     renames: list[tuple[str, str]] = []
     real_replace = dense_module.os.replace

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from index.batch import ingest
-from index.errors import IndexNotFoundError
-from index.index import ZhiceIndex
 from tests.index.test_index import assert_consistent, policy_text, share_segmenter
+from zhice.index.errors import IndexNotFoundError
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
 
 N_FILES = 30
 ROUNDS = 3
@@ -23,15 +23,16 @@ KILLS = 2
 # (not Python's start-up) fills most of the run and the kills land inside it.
 SCRIPT = """
 import sys, time
-import index.embedders as embedders
+import zhice.index.embedders as embedders
 real = embedders.FakeEmbedder.embed_documents
 def slow(self, texts):
     time.sleep(0.05)
     return real(self, texts)
 embedders.FakeEmbedder.embed_documents = slow
-import faiss, jieba, assistant.cli, assistant.cli_index  # loaded before the clock starts
+import faiss, jieba  # loaded before the clock starts
+import zhice.assistant.cli, zhice.assistant.cli.documents
 print("ready", flush=True)
-sys.exit(assistant.cli.main(sys.argv[1:]))
+sys.exit(zhice.assistant.cli.main(sys.argv[1:]))
 """
 
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from index.rwlock import ReadWriteLock
+from zhice.index.rwlock import ReadWriteLock
 
 
 def test_lock_readers_share_writer_is_alone():

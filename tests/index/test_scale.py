@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.batch import _ahead
-from index.bm25 import Bm25Index
-from index.index import ZhiceIndex
 from tests.index.test_index import add_text, policy_text, share_segmenter
+from zhice.index.bm25 import Bm25Index
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import _ahead
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = {

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from index.bm25 import Bm25Index
-from index.segment import STOPWORDS, ChineseSegmenter
-from ingest.normalize import search_key
+from zhice.index.bm25 import Bm25Index
+from zhice.index.segment import STOPWORDS, ChineseSegmenter
+from zhice.ingest.normalize import search_key
 
 
 @pytest.fixture(scope="module")

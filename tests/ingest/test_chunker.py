@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunker import ChunkedDocument, chunk_document, derive_title
-from ingest.loaders import load
-from ingest.normalize import is_traditional, search_key
-from ingest.types import LoadedDocument, content_hash
+from zhice.ingest.chunker import ChunkedDocument, chunk_document, derive_title
+from zhice.ingest.loaders import load
+from zhice.ingest.normalize import is_traditional, search_key
+from zhice.ingest.types import LoadedDocument, content_hash
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.txt"))

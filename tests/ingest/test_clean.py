@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.clean import Cleaned, clean, drop_lines
-from ingest.loaders import load
+from zhice.ingest.clean import Cleaned, clean, drop_lines
+from zhice.ingest.loaders import load
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.txt"))

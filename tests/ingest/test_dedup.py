@@ -2,13 +2,13 @@
 
 import pytest
 
-from ingest.dedup import (
+from zhice.ingest.dedup import (
     MIN_PARAGRAPH,
     Fold,
     near_duplicate_paragraphs,
     shingles,
 )
-from ingest.normalize import search_key
+from zhice.ingest.normalize import search_key
 
 # 002's preface, first sentence of each copy: the garbled first copy (half-width
 # comma, "三五", "老工业基地") and the clean second one ("三线", "、", "工业基地").

@@ -14,8 +14,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from ingest.errors import LoadError, UnsupportedFileError, ZhiceError
-from ingest.loaders import SUPPORTED_SUFFIXES, load
+from zhice.ingest.errors import LoadError, UnsupportedFileError, ZhiceError
+from zhice.ingest.loaders import SUPPORTED_SUFFIXES, load
 
 # 镕, 喆 and 堃 are in GBK but not GB2312; 䶮 and 𠀀 only in GB18030 (four-byte codes).
 GBK_TEXT = "第一章　总则\r\n国务院关于印发《规划》的通知。\r\n朱镕基、张喆、王堃\r\n"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clean import clean
-from ingest.loaders import load
-from ingest.split import Span, heading_level, sentence_spans, sentences, split
+from zhice.ingest.clean import clean
+from zhice.ingest.loaders import load
+from zhice.ingest.split import Span, heading_level, sentence_spans, sentences, split
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.txt"))

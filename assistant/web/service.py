@@ -12,14 +12,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from index.batch import IngestSummary, ingest
-from index.store import FileRecord
-from ingest.errors import ZhiceError
-from ingest.loaders import SUPPORTED_SUFFIXES
-
-from .chain import Assistant
-from .types import Answer
-from .web_render import context_html
+from zhice.assistant.chain import Assistant
+from zhice.assistant.types import Answer
+from zhice.assistant.web.render import context_html
+from zhice.index.pipeline import IngestSummary, ingest
+from zhice.index.store import FileRecord
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.loaders import SUPPORTED_SUFFIXES
 
 # answer mode (chain.MODES) -> what the settings radio calls it; the page offers the
 # modes it was given an Assistant for.

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import MAX_QUESTION, Assistant
-from assistant.cli import main
-from assistant.extractive import NOT_FOUND
 from tests.assistant.test_chain import DOCS, GOAL, PLAN, RESULT_KEYS, TITLE
 from tests.assistant.test_retrieve import build_index
 from tests.index.test_index import share_segmenter
+from zhice.assistant.chain import MAX_QUESTION, Assistant
+from zhice.assistant.cli import main
+from zhice.assistant.extractive import NOT_FOUND
 
 ENERGY = "宜宾培育了产值千亿的动力电池产业群，电池产量占全国的比重达到15%。"
 ZONES = "国家先后设立了20个产业转型升级示范区。首批示范区包括株洲、湘潭、衡阳和宜宾等城市。"

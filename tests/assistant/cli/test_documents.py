@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
-from index.index import ZhiceIndex
-from ingest.chunker import chunk_document
-from ingest.loaders import load
 from tests.index.test_index import assert_consistent, policy_text, share_segmenter
+from zhice.assistant.cli import main
+from zhice.index.index import ZhiceIndex
+from zhice.ingest.chunker import chunk_document
+from zhice.ingest.loaders import load
 
 SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx"
 # the console script installed beside the interpreter running the tests (any venv)

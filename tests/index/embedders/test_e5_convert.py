@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.e5_convert import (
+from zhice.index.embedders import E5_ENGINES, E5SmallEmbedder, EmbedderError, make_embedder
+from zhice.index.embedders.e5_convert import (
     MODEL_DIR,
     STAMP,
     E5ConvertError,
@@ -22,7 +23,6 @@ from index.e5_convert import (
     precompiled_charsmap,
     read_e5_file,
 )
-from index.embedders import E5_ENGINES, E5SmallEmbedder, EmbedderError, make_embedder
 
 LONG = "国家发展改革委会同有关部门推动资源型城市转型发展，" * 50  # 650 tokens: two windows
 TEXTS = [

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
 DEFAULT_EMBEDDER = "e5-small"
 
@@ -246,7 +246,7 @@ class _TorchE5Engine:
                 f"the e5-small {self.engine} engine needs sentence-transformers; install it "
                 f"with: {ST_INSTALL_HINT}, or use e5-small:c"
             ) from exc
-        from .e5_convert import E5ConvertError, ensure_model, load_normalizer
+        from zhice.index.embedders.e5_convert import E5ConvertError, ensure_model, load_normalizer
 
         def load_from(model_dir: Path) -> Any:
             return _quiet_load(lambda: SentenceTransformer(str(model_dir), device="cpu"))

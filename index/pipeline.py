@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from ingest.chunker import ChunkedDocument, chunk_document
-from ingest.errors import LoadError, UnsupportedFileError
-from ingest.loaders import SUPPORTED_SUFFIXES, load
+from zhice.ingest.chunker import ChunkedDocument, chunk_document
+from zhice.ingest.errors import LoadError, UnsupportedFileError
+from zhice.ingest.loaders import SUPPORTED_SUFFIXES, load
 
 from .index import AddResult, ZhiceIndex
 

@@ -9,9 +9,8 @@ import json
 import re
 from html import escape
 
-from index.store import FileRecord
-
-from .types import Answer, Citation, Hit
+from zhice.assistant.types import Answer, Citation, Hit
+from zhice.index.store import FileRecord
 
 CLOSEST = 3  # passages shown in full when the documents do not answer
 CONTEXT_CHARS = 60_000  # document text shown on each side of a passage in the viewer

@@ -14,15 +14,14 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from assistant.chain import Assistant
-from assistant.cli_ask import add_mode_arguments, open_assistant
-from assistant.cli_index import add_embedder_argument, add_index_argument, index_dir
-from index.index import ZhiceIndex
-
-from .baselines import BASELINES, LABELS
-from .dataset import BUNDLED_DATASET, load_dataset
-from .metrics import METRIC_FORMATS, applies, check_floors, load_floors, summarize
-from .run import check_against_index, run_systems
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli.ask import add_mode_arguments, open_assistant
+from zhice.assistant.cli.documents import add_embedder_argument, add_index_argument, index_dir
+from zhice.eval.baselines import BASELINES, LABELS
+from zhice.eval.dataset import BUNDLED_DATASET, load_dataset
+from zhice.eval.metrics import METRIC_FORMATS, applies, check_floors, load_floors, summarize
+from zhice.eval.run import check_against_index, run_systems
+from zhice.index.index import ZhiceIndex
 
 SUMMARY = METRIC_FORMATS  # the name benchmarks/ scripts import
 # Shown for benchmarks: retrieval first, then what the answers did.
@@ -65,7 +64,7 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.cli import UsageError
+    from zhice.assistant.cli import UsageError
 
     if args.benchmark and args.draft is not None:
         raise UsageError("--benchmark and --draft are separate tasks; give one of them")
@@ -87,7 +86,7 @@ def _dataset(args: argparse.Namespace) -> int:
     _write_results(args.results, runs)
     summaries = {name: summarize(questions, results) for name, results in runs.items()}
     if args.report:
-        from .report import write_report
+        from zhice.eval.report import write_report
 
         path = write_report(args.report, args.dataset.name, questions, runs)
         print(f"report: {path}", file=sys.stderr)
@@ -105,7 +104,7 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from .squad import (
+    from zhice.eval.squad import (
         check_benchmark_index,
         ingest_paragraphs,
         load_benchmark,
@@ -113,7 +112,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     )
 
     if args.questions < 0:
-        from assistant.cli import UsageError
+        from zhice.assistant.cli import UsageError
 
         raise UsageError(f"--questions must be 0 (all) or more; got {args.questions}")
     bench = load_benchmark(args.benchmark, args.benchmarks_dir, args.questions)
@@ -140,7 +139,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     questions_all = [q for _, qs in runs_q for q in qs]
     _write_results(args.results, all_runs)
     if args.report:
-        from .report import write_report
+        from zhice.eval.report import write_report
 
         notes = [bench.about, *bench.notes, f"ingest {ingest_s:.0f} s"]
         path = write_report(args.report, bench.name, questions_all, all_runs, notes)
@@ -159,9 +158,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace) -> int:
-    from assistant.cli import UsageError
-
-    from .draft import draft_questions
+    from zhice.assistant.cli import UsageError
+    from zhice.eval.draft import draft_questions
 
     if args.draft < 1:
         raise UsageError(f"--draft needs a number of questions of at least 1; got {args.draft}")

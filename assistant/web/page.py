@@ -14,20 +14,19 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from ingest.errors import ZhiceError
-from ingest.loaders import SUPPORTED_SUFFIXES
-
-from .chain import Assistant
-from .types import Answer
-from .web_assets import CSS, FONTS, MONO_FONTS, SOURCES_JS
-from .web_render import (
+from zhice.assistant.chain import Assistant
+from zhice.assistant.types import Answer
+from zhice.assistant.web.assets import CSS, FONTS, MONO_FONTS, SOURCES_JS
+from zhice.assistant.web.render import (
     answer_html,
     documents_html,
     draft_html,
     question_html,
     sources_html,
 )
-from .web_service import ADMIN_ENV, ANSWER_MODES, MAX_UPLOAD_MB, WebService
+from zhice.assistant.web.service import ADMIN_ENV, ANSWER_MODES, MAX_UPLOAD_MB, WebService
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.loaders import SUPPORTED_SUFFIXES
 
 EXAMPLES = (
     "国家一共支持建设了多少个产业转型升级示范区？",

@@ -5,9 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-from index.batch import collect, ingest
-from index.embedders import EMBEDDERS
-from index.index import ZhiceIndex, default_index_dir
+from zhice.index.embedders import EMBEDDERS
+from zhice.index.index import ZhiceIndex, default_index_dir
+from zhice.index.pipeline import collect, ingest
 
 
 def add_index_argument(p: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from .cli import UsageError
+    from zhice.assistant.cli import UsageError
 
     if not 0 <= args.overlap < args.chunk_size <= 4000:
         raise UsageError(

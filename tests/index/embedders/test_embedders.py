@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from index.embedders import (
+from zhice.index.embedders import (
     BGE_ZH_QUERY_INSTRUCTION,
     EMBEDDERS,
     E5SmallEmbedder,
@@ -18,9 +18,9 @@ from index.embedders import (
     SentenceTransformerEmbedder,
     make_embedder,
 )
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 GDP = "今年发展主要预期目标是：国内生产总值增长5%左右，城镇新增就业1200万人以上。"
 
 ECO = "加强生态环境保护，持续深入推进蓝天、碧水、净土保卫战，推进美丽中国建设。"

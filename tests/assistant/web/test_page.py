@@ -17,17 +17,17 @@ from typing import NamedTuple
 
 import pytest
 
-from assistant.chain import Assistant
-from assistant.cli import main
-from index.batch import ingest
-from index.index import ZhiceIndex
+from zhice.assistant.chain import Assistant
+from zhice.assistant.cli import main
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # gradio's queue trips pandas 3 deprecations on every event: not ours to fix
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT / "corpus"
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,7 +61,7 @@ def _free_port() -> int:
 
 def _start(index_dir: Path, admin_password: str | None = None,
            password: str | None = None) -> Server:
-    from assistant.web import build_app, launch
+    from zhice.assistant.web.page import build_app, launch
 
     assistant = Assistant.open(index_dir)
     app = build_app(assistant, admin_password=admin_password)

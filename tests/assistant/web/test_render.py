@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import Assistant
-from assistant.types import Answer, Citation, Hit
-from assistant.web_render import (
+from tests.index.test_index import share_segmenter
+from zhice.assistant.chain import Assistant
+from zhice.assistant.types import Answer, Citation, Hit
+from zhice.assistant.web.render import (
     answer_html,
     context_html,
     documents_html,
     passage_html,
     sources_html,
 )
-from assistant.web_service import AdminError, UploadError, WebService, upload_name
-from index.batch import ingest
-from index.index import ZhiceIndex
-from ingest.types import Chunk
-from tests.index.test_index import share_segmenter
+from zhice.assistant.web.service import AdminError, UploadError, WebService, upload_name
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import ingest
+from zhice.ingest.types import Chunk
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -97,7 +97,7 @@ def test_context_marks_the_passage_in_its_document():
 
 
 def test_documents_table_escapes_names():
-    from index.store import FileRecord
+    from zhice.index.store import FileRecord
 
     html = documents_html([FileRecord("<b>x</b>.txt", "/p", "0", EVIL, 3, 0, "2025-01-01")])
     assert "&lt;b&gt;x&lt;/b&gt;.txt" in html and "<script" not in html

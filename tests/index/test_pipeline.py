@@ -7,10 +7,6 @@ from pathlib import Path
 import docx
 import pytest
 
-from index.batch import Failure, IngestSummary, collect, ingest
-from index.index import AddResult, ZhiceIndex
-from ingest.chunker import chunk_document
-from ingest.loaders import load
 from tests.index.test_index import (
     MARKER,
     SpyEmbedder,
@@ -19,6 +15,10 @@ from tests.index.test_index import (
     policy_text,
     share_segmenter,
 )
+from zhice.index.index import AddResult, ZhiceIndex
+from zhice.index.pipeline import Failure, IngestSummary, collect, ingest
+from zhice.ingest.chunker import chunk_document
+from zhice.ingest.loaders import load
 
 SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx"
 

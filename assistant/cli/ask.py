@@ -4,9 +4,9 @@ import argparse
 import json
 import sys
 
-from .chain import MODES, Assistant
-from .cli_index import add_embedder_argument, add_index_argument, index_dir
-from .types import Answer
+from zhice.assistant.chain import MODES, Assistant
+from zhice.assistant.cli.documents import add_embedder_argument, add_index_argument, index_dir
+from zhice.assistant.types import Answer
 
 _CLOSEST = 3  # passages shown when the documents do not answer
 
@@ -36,7 +36,7 @@ def open_assistant(args: argparse.Namespace) -> Assistant:
     """The assistant the arguments ask for: index, embedder, answer mode."""
     llm = None
     if args.mode == "llm":
-        from .llm import LlmConfig
+        from zhice.assistant.llm import LlmConfig
 
         llm = LlmConfig.from_env(base_url=args.llm_base_url, model=args.llm_model,
                                  api_key=args.llm_api_key, gguf=args.llm_gguf)

@@ -10,17 +10,17 @@ import os
 import sys
 from importlib import import_module
 
-from ingest.errors import ZhiceError
+from zhice.ingest.errors import ZhiceError
 
-# command -> module with add_arguments(parser) and run(args) -> int
+# command -> module of this package with add_arguments(parser) and run(args) -> int
 COMMANDS = {
-    "ingest": ("assistant.cli_index", "load, clean, chunk, embed and index files or folders"),
-    "remove": ("assistant.cli_index", "drop documents from the index"),
-    "list": ("assistant.cli_index", "documents in the index, with chunk counts"),
-    "ask": ("assistant.cli_ask", "answer one question with citations"),
-    "eval": ("eval.cli", "run a dataset of questions and print the metrics"),
-    "serve": ("assistant.cli_serve", "the chat web UI"),
-    "bench": ("assistant.cli_bench", "ingest and query speed at several corpus sizes"),
+    "ingest": ("documents", "load, clean, chunk, embed and index files or folders"),
+    "remove": ("documents", "drop documents from the index"),
+    "list": ("documents", "documents in the index, with chunk counts"),
+    "ask": ("ask", "answer one question with citations"),
+    "eval": ("evaluate", "run a dataset of questions and print the metrics"),
+    "serve": ("serve", "the chat web UI"),
+    "bench": ("bench", "ingest and query speed at several corpus sizes"),
 }
 
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        import_module(module).add_arguments(name, p)
+        import_module(f"{__name__}.{module}").add_arguments(name, p)
     return parser
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code."""
     _quiet_libraries()
     args = build_parser().parse_args(argv)
-    module = import_module(COMMANDS[args.command][0])
+    module = import_module(f"{__name__}.{COMMANDS[args.command][0]}")
     try:
         return module.run(args)
     except ZhiceError as e:

@@ -61,7 +61,7 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import UsageError
+    from zhice.assistant.cli import UsageError
 
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -161,7 +161,7 @@ def _child(phase: str, params: dict) -> dict:
     """Run one phase in a fresh interpreter; its last stdout line is the JSON result."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run([sys.executable, "-m", "assistant.cli_bench", phase],
+    done = subprocess.run([sys.executable, "-m", "zhice.assistant.cli.bench", phase],
                           input=json.dumps(params), capture_output=True, text=True, env=env,
                           cwd=ROOT)
     if done.returncode != 0:
@@ -185,8 +185,8 @@ def _articles(data: Path) -> list[tuple[str, list[str], list[str]]]:
 
 def _corpus(folder: Path, articles: list, target: int) -> list[str]:
     """Write (once) the corpus of about `target` chunks; its real questions."""
-    from ingest.chunker import chunk_document
-    from ingest.types import LoadedDocument
+    from zhice.ingest.chunker import chunk_document
+    from zhice.ingest.types import LoadedDocument
 
     stamp = folder / "corpus.json"
     if stamp.exists():
@@ -257,8 +257,8 @@ def _peak_mb() -> float:
 
 
 def _ingest_phase(p: dict) -> dict:
-    from index.batch import ingest
-    from index.index import ZhiceIndex
+    from zhice.index.index import ZhiceIndex
+    from zhice.index.pipeline import ingest
 
     embedder = _bench_embedder(p["embedder"])
     with ZhiceIndex.open(Path(p["index"]), embedder=embedder, create=True) as index:
@@ -271,9 +271,8 @@ def _ingest_phase(p: dict) -> dict:
 
 
 def _query_phase(p: dict) -> dict:
-    from ingest.normalize import search_key
-
-    from .chain import Assistant
+    from zhice.assistant.chain import Assistant
+    from zhice.ingest.normalize import search_key
 
     started = time.perf_counter()
     assistant = Assistant.open(Path(p["index"]))
@@ -305,7 +304,7 @@ def _query_phase(p: dict) -> dict:
 def _dense_recall(index, keys: list[str], k: int = 10) -> float:
     """Recall@k of the dense index against exact inner-product search over every
     vector SQLite stores, for these queries."""
-    from index.dense import recall_at
+    from zhice.index.dense import recall_at
 
     queries = np.vstack([index.embedder.embed_query(key) for key in keys])
     best = np.full((len(keys), 0), -np.inf, np.float32)
@@ -321,14 +320,14 @@ def _dense_recall(index, keys: list[str], k: int = 10) -> float:
 
 def _bench_embedder(spec: str):
     """The embedder a spec names; fake specs get the same vectors, computed in bulk."""
-    from index.embedders import make_embedder
+    from zhice.index.embedders import make_embedder
 
     kind, _, dim = spec.partition(":")
     return _bulk_fake(int(dim or 64)) if kind == "fake" else make_embedder(spec).load()
 
 
 def _bulk_fake(dim: int):
-    from index import embedders
+    from zhice.index import embedders
 
     class BulkFakeEmbedder(embedders.FakeEmbedder):
         """fake:DIM's vectors (to float32 rounding) as one sparse product per batch:
