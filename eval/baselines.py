@@ -26,7 +26,8 @@ from zhice.assistant.check import check_answer
 from zhice.assistant.extractive import NOT_FOUND, ExtractiveAnswerer
 from zhice.assistant.retrieve import HybridRetriever
 from zhice.assistant.types import Answer, Hit
-from zhice.index.embedders import Embedder, LangChainEmbeddings
+from zhice.index.embedders.base import Embedder
+from zhice.index.embedders.langchain import LangChainEmbeddings
 from zhice.ingest.normalize import search_key
 from zhice.ingest.types import Chunk
 

@@ -27,7 +27,6 @@ import mmap
 import operator
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections import Counter
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from zhice.index.atomic import atomic_write
 
 FORMAT_VERSION = 2  # 2: vocabulary sorted, tf as uint16; 1 (unsorted) is still read
 _READABLE = (1, 2)
@@ -346,27 +347,7 @@ class Bm25Index:
             "dl": self._base_dl,
             "meta": np.frombuffer(json.dumps(self.meta).encode("utf-8"), dtype=np.uint8),
         }
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:  # make the rename itself durable; not possible on every platform
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], tokenizer: Tokenizer) -> Bm25Index:

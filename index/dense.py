@@ -23,13 +23,13 @@ id leaves a tombstone in the shortlist until a fifth of it is dead, then it is r
 import math
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from zhice.index.atomic import atomic_path
 from zhice.ingest.errors import ZhiceError
 
 # Exact search costs ~0.25 ms per 1,000 vectors on one core (384-d): past 50,000 an
@@ -267,22 +267,14 @@ class FaissIndex:
         """Write to a temporary file beside `path`, then rename over it: a reader sees
         the old index or the new one, never half of one. The shortlist, if any, follows
         the index in the same file (faiss.read_index reads the index alone)."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        os.close(fd)
-        try:
-            faiss = _faiss()
-            faiss.write_index(self.index, tmp)
-            with open(tmp, "ab") as f:
-                if self._shortlist is not None:
+        faiss = _faiss()
+        with atomic_path(path) as tmp:
+            faiss.write_index(self.index, str(tmp))
+            if self._shortlist is not None:
+                with open(tmp, "ab") as f:
                     offset = f.tell()
                     faiss.serialize_index(self._shortlist).tofile(f)
                     f.write(_TRAILER.pack(self._depth, offset, _MAGIC))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     # the shortlist ---------------------------------------------------------------------
     def _search_shortlist(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

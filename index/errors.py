@@ -13,3 +13,7 @@ class IndexMismatchError(ZhiceError):
 
 class IndexBusyError(ZhiceError):
     """Another process is writing to the index."""
+
+
+class EmbedderError(ZhiceError):
+    """An embedder could not be made, loaded or used."""

@@ -10,9 +10,7 @@ an ingest killed at any point leaves an index that opens consistent.
 import fcntl
 import json
 import os
-import re
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,25 +22,25 @@ import numpy as np
 from zhice.ingest.chunker import ChunkedDocument
 from zhice.ingest.types import Chunk
 
-from .bm25 import Bm25FormatError, Bm25Index
+from .atomic import TEMP_SUFFIX, atomic_write_text
+from .bm25 import Bm25Index
 from .dense import FaissIndex, flat_limit_from_env
-from .embedders import (
-    DEFAULT_EMBEDDER,
-    E5SmallEmbedder,
-    Embedder,
-    FakeEmbedder,
-    SentenceTransformerEmbedder,
-    make_embedder,
-)
+from .embedders import DEFAULT_EMBEDDER, make_embedder
+from .embedders.base import Embedder
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from .recovery import (
+    BM25_FILE,
+    DB_FILE,
+    DENSE_FILE,
+    DENSE_META,
+    LOCK_FILE,
+    DerivedStores,
+    load_bm25,
+    load_dense,
+)
 from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
-
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+")
-
-DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
-    "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
 
 
 def default_index_dir() -> Path:
@@ -64,7 +62,7 @@ class AddResult:
     embedded: int = 0
 
 
-class ZhiceIndex:
+class ZhiceIndex(DerivedStores):
     """The stores of one index directory.
 
     >>> index = ZhiceIndex.open(Path("idx"), embedder="fake", create=True)
@@ -147,8 +145,8 @@ class ZhiceIndex:
             segmenter = ChineseSegmenter()
             with ThreadPoolExecutor(max_workers=3, thread_name_prefix="zhice-open") as pool:
                 loading = pool.submit(segmenter.load)
-                dense = pool.submit(_load_dense, directory, emb.dim, flat_limit_from_env())
-                bm25 = pool.submit(_load_bm25, directory, segmenter)
+                dense = pool.submit(load_dense, directory, emb.dim, flat_limit_from_env())
+                bm25 = pool.submit(load_bm25, directory, segmenter)
                 loading.result()
                 index = cls(directory, store, emb, dense.result(), bm25.result(), segmenter)
             index._reconcile()
@@ -169,112 +167,6 @@ class ZhiceIndex:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _reconcile(self) -> None:
-        """Bring FAISS and BM25 to SQLite's state when a crash left them behind."""
-        gen = self.store.generation()
-        dense_meta = _read_json(self.directory / DENSE_META)
-        bm25_gen = self.bm25.meta.get("generation") if self.bm25.meta else None
-        # The sizes too: a lost or unreadable dense.faiss loads as an empty index while
-        # dense.json still names the current generation. dense.json records how many
-        # vectors were saved: counting SQLite's rows instead reads the whole table's
-        # index on every open (seconds at a million chunks, from a cold disk).
-        saved = dense_meta.get("chunks")
-        if saved is None:  # written by an older zhice
-            saved = self.store.chunk_count()
-        if (dense_meta.get("generation") == gen and bm25_gen == gen
-                and len(self.dense) == len(self.bm25) == saved):
-            self._generation = gen
-            if not self.dense.needs_rebuild():
-                return
-            self._resize_dense()  # saved by a writer that never added again after a catch-up
-        else:
-            self._catch_up(gen)
-        # Write the repair only under the lock: a reader (zhice ask, the web UI) must
-        # not race a writer's save. Without the lock the repair stays in memory.
-        with self._lock(wait=False) as locked:
-            if locked:
-                self.save()
-
-    def _catch_up(self, gen: int) -> None:
-        """Make FAISS and BM25 in memory hold exactly SQLite's chunks, by id.
-
-        `gen` is read before the chunks: if a writer commits in between, the stores are
-        stamped older than what they show and the next open checks them again.
-        """
-        truth = set(self.store.chunk_ids().tolist())
-        # a lost dense file loads as an empty flat index: a large index is rebuilt in
-        # its own kind from SQLite rather than refilled as a flat one first. Not while
-        # another process writes (a server catching up with a `zhice ingest`): that one
-        # rebuilds and saves, and _resize_dense takes its file in once it is done.
-        rebuild = self.dense.needs_rebuild(len(truth)) and not self._writer_busy()
-        with self._rw.write():
-            # a change applied meanwhile (this process's own ingest) is as new or newer
-            # than what was read: applying the older truth would undo it
-            if 0 <= gen <= self._generation:
-                return
-            if not rebuild:
-                in_dense = set(self.dense.ids().tolist())
-                self.dense.remove(in_dense - truth)
-                ids, vecs = self.store.vectors(sorted(truth - in_dense))
-                self.dense.add(ids, vecs)
-            in_bm25 = set(self.bm25.ids().tolist())
-            self.bm25.remove(in_bm25 - truth)
-            missing = self.store.tokens(sorted(truth - in_bm25))
-            self.bm25.add_tokens(list(missing), list(missing.values()))
-            self._generation = gen
-            self._dirty = True
-        if rebuild:
-            self._rebuild_dense()
-
-    def _writer_busy(self) -> bool:
-        """Whether a `writing()` holds the directory's lock (this process's own too)."""
-        with open(self.directory / LOCK_FILE, "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            return False
-
-    def _resize_dense(self) -> None:
-        """The dense index this size calls for, once no other process writes: the saved
-        file when it shows this generation (the writer built it), else built here."""
-        if self._writer_busy():
-            return
-        saved = _load_dense(self.directory, self.embedder.dim, self.dense.flat_limit)
-        stamp = _read_json(self.directory / DENSE_META)
-        if (stamp.get("generation") == self._generation and stamp.get("chunks") == len(saved)
-                == len(self.dense) and not saved.needs_rebuild()):
-            with self._rw.write():
-                self.dense = saved
-            return
-        self._rebuild_dense()
-
-    def _rebuild_dense(self) -> None:
-        """Build the dense index the corpus size calls for (flat or IVF, see dense.py)
-        from the vectors in SQLite, then swap it in: searches go on meanwhile."""
-        n = self.store.chunk_count()
-        queries = self._tuning_queries() if n > self.dense.flat_limit else None
-        dense = FaissIndex.build(self.embedder.dim, self.store.iter_vectors, n,
-                                 self.dense.flat_limit, queries)
-        with self._rw.write():
-            self.dense = dense
-            self._dirty = True
-
-    def _tuning_queries(self, n: int = 256) -> np.ndarray:
-        """Question-like vectors for tuning an IVF index: one sentence of each of n
-        random stored chunks, embedded as a query."""
-        rng = np.random.default_rng(0)
-        ids = self.dense.ids()
-        if not len(ids):
-            ids = self.store.chunk_ids()
-        picked = rng.choice(ids, size=min(n, len(ids)), replace=False).tolist()
-        sentences = []
-        for stored in self.store.chunks(picked).values():
-            parts = [p for p in _SENTENCE.findall(stored.chunk.key) if len(p) >= 8]
-            sentences.append(parts[rng.integers(len(parts))] if parts else stored.chunk.key[:40])
-        return np.vstack([self.embedder.embed_query(s) for s in sentences])
-
     # writing ------------------------------------------------------------------------
     @contextmanager
     def _lock(self, wait: bool) -> Iterator[bool]:
@@ -287,7 +179,7 @@ class ZhiceIndex:
                 return
             try:
                 # a save killed half way leaves its temporary file: nobody else writes now
-                for tmp in self.directory.glob("*.tmp"):
+                for tmp in self.directory.glob(f"*{TEMP_SUFFIX}"):
                     tmp.unlink(missing_ok=True)
                 yield True
             finally:
@@ -482,13 +374,7 @@ def _spec_of(embedder: str | Embedder | None) -> str:
         return DEFAULT_EMBEDDER
     if isinstance(embedder, str):
         return embedder
-    if isinstance(embedder, FakeEmbedder):
-        return f"fake:{embedder.dim}"
-    if isinstance(embedder, E5SmallEmbedder):
-        return "e5-small"
-    if isinstance(embedder, SentenceTransformerEmbedder):
-        return f"st:{embedder.model}"
-    return embedder.name
+    return embedder.spec
 
 
 def _resolve_embedder(store: Store, wanted: str | Embedder | None, directory: Path) -> Embedder:
@@ -511,40 +397,8 @@ def _resolve_embedder(store: Store, wanted: str | Embedder | None, directory: Pa
     return emb
 
 
-def _load_dense(directory: Path, dim: int, flat_limit: int) -> FaissIndex:
-    path = directory / DENSE_FILE
-    if path.exists():
-        try:
-            dense = FaissIndex.load(path, flat_limit)
-            if dense.dim == dim:
-                return dense
-        except RuntimeError:
-            pass  # unreadable: rebuilt from SQLite by _reconcile
-    return FaissIndex(dim, flat_limit).create()
-
-
-def _load_bm25(directory: Path, segmenter: ChineseSegmenter) -> Bm25Index:
-    path = directory / BM25_FILE
-    if path.exists():
-        try:
-            return Bm25Index.load(path, segmenter)
-        except Bm25FormatError:
-            pass  # rebuilt from SQLite by _reconcile
-    return Bm25Index(segmenter)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(data))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data))
 
 
 def _folded_chunk(doc: ChunkedDocument, para) -> Chunk:

@@ -327,9 +327,9 @@ def _bench_embedder(spec: str):
 
 
 def _bulk_fake(dim: int):
-    from zhice.index import embedders
+    from zhice.index.embedders import fake
 
-    class BulkFakeEmbedder(embedders.FakeEmbedder):
+    class BulkFakeEmbedder(fake.FakeEmbedder):
         """fake:DIM's vectors (to float32 rounding) as one sparse product per batch:
         the fake's per-bigram loop and its bounded cache cost ~8 ms a chunk on a
         corpus of 300,000 distinct bigrams, more than the rest of the pipeline."""
@@ -370,7 +370,7 @@ def _bulk_fake(dim: int):
                 row = self._row[gram] = len(self._row)
                 if row % self.BLOCK == 0:
                     self._blocks.append(np.empty((self.BLOCK, self.dim), np.float32))
-                vector = embedders._gram_vector.__wrapped__(gram, self.dim)
+                vector = fake._gram_vector.__wrapped__(gram, self.dim)
                 self._blocks[-1][row % self.BLOCK] = vector
             return row
 

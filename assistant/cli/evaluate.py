@@ -7,7 +7,6 @@
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from zhice.eval.baselines import BASELINES, LABELS
 from zhice.eval.dataset import BUNDLED_DATASET, load_dataset
 from zhice.eval.metrics import METRIC_FORMATS, applies, check_floors, load_floors, summarize
 from zhice.eval.run import check_against_index, run_systems
+from zhice.index.atomic import atomic_write_text
 from zhice.index.index import ZhiceIndex
 
 SUMMARY = METRIC_FORMATS  # the name benchmarks/ scripts import
@@ -227,8 +227,4 @@ def _count_progress(what: str):
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     """Write rows as JSON Lines atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

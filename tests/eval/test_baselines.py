@@ -67,7 +67,7 @@ def test_langchain_baseline_chunks_long_documents():
     class Answerer:
         pass
 
-    from zhice.index.embedders import FakeEmbedder
+    from zhice.index.embedders.fake import FakeEmbedder
 
     text = "。".join(f"第{i}条规定了示范区建设的第{i}项任务" for i in range(200))
     baseline = LangChainBaseline(FakeEmbedder(), Answerer()).build({"long.txt": ("", text)})

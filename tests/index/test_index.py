@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import zhice.index.index as index_module
-from zhice.index.embedders import EmbedderError, FakeEmbedder
-from zhice.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from zhice.index.embedders.fake import FakeEmbedder
+from zhice.index.errors import EmbedderError, IndexBusyError, IndexMismatchError, IndexNotFoundError
 from zhice.index.index import AddResult, ZhiceIndex
 from zhice.index.pipeline import ingest
 from zhice.index.segment import ChineseSegmenter

@@ -23,12 +23,12 @@ KILLS = 2
 # (not Python's start-up) fills most of the run and the kills land inside it.
 SCRIPT = """
 import sys, time
-import zhice.index.embedders as embedders
-real = embedders.FakeEmbedder.embed_documents
+import zhice.index.embedders.fake as fake
+real = fake.FakeEmbedder.embed_documents
 def slow(self, texts):
     time.sleep(0.05)
     return real(self, texts)
-embedders.FakeEmbedder.embed_documents = slow
+fake.FakeEmbedder.embed_documents = slow
 import faiss, jieba  # loaded before the clock starts
 import zhice.assistant.cli, zhice.assistant.cli.documents
 print("ready", flush=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zhice.index.embedders import E5_ENGINES, E5SmallEmbedder, EmbedderError, make_embedder
+from zhice.index.embedders import E5_ENGINES, make_embedder
+from zhice.index.embedders.e5 import E5SmallEmbedder
 from zhice.index.embedders.e5_convert import (
     MODEL_DIR,
     STAMP,
@@ -23,6 +24,7 @@ from zhice.index.embedders.e5_convert import (
     precompiled_charsmap,
     read_e5_file,
 )
+from zhice.index.errors import EmbedderError
 
 LONG = "国家发展改革委会同有关部门推动资源型城市转型发展，" * 50  # 650 tokens: two windows
 TEXTS = [

@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from zhice.index.embedders import (
-    BGE_ZH_QUERY_INSTRUCTION,
-    EMBEDDERS,
-    E5SmallEmbedder,
-    EmbedderError,
-    FakeEmbedder,
-    LangChainEmbeddings,
-    SentenceTransformerEmbedder,
-    make_embedder,
-)
+from zhice.index.embedders import EMBEDDERS, make_embedder
+from zhice.index.embedders.e5 import E5SmallEmbedder
+from zhice.index.embedders.fake import FakeEmbedder
+from zhice.index.embedders.langchain import LangChainEmbeddings
+from zhice.index.embedders.st import BGE_ZH_QUERY_INSTRUCTION, SentenceTransformerEmbedder
+from zhice.index.errors import EmbedderError
 from zhice.ingest.errors import ZhiceError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +54,7 @@ def test_fake_values_are_pinned() -> None:
 
 def test_fake_is_deterministic_across_processes() -> None:
     code = (
-        "from index.embedders import FakeEmbedder;"
+        "from zhice.index.embedders.fake import FakeEmbedder;"
         "print(repr(FakeEmbedder().embed_query('国内生产总值增长5%左右').tolist()))"
     )
     # A different PYTHONHASHSEED would change anything built on Python's hash().
