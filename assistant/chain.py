@@ -24,7 +24,7 @@ from .extractive import NOT_FOUND, ExtractiveAnswerer
 from .followup import needs_context, standalone
 from .rerank import CoverageReranker
 from .retrieve import HybridRetriever
-from .types import Answer
+from .types import MODES, Answer
 
 MAX_QUESTION = 500  # characters; a pasted document is not a question
 RETRIEVED = 10  # passages listed in every result, whatever k is
@@ -85,9 +85,6 @@ def finish_answer(answer: Answer, inp: dict) -> Answer:
     retrieved passages and the question's id."""
     return replace(answer, question=inp["question"], retrieved=tuple(inp["hits"]),
                    searched=inp["searched"], id=inp.get("id"))
-
-
-MODES = ("extractive", "llm")
 
 
 class Assistant:

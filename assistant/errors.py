@@ -5,3 +5,7 @@ from zhice.ingest.errors import ZhiceError
 
 class BadQuestionError(ZhiceError):
     """An empty or over-long question."""
+
+
+class LlmError(ZhiceError):
+    """The chat model is not configured, or could not be reached or loaded."""

@@ -15,6 +15,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from .errors import LlmError
+
 REPEAT_PENALTY = 1.1
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -34,7 +36,6 @@ class LlamaCppChatModel(BaseChatModel):
 
     def load(self) -> "LlamaCppChatModel":
         """Load the GGUF file; a clear LlmError when it is missing or broken."""
-        from .llm import LlmError
 
         if self._llama is not None:
             return self

@@ -20,10 +20,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
-from zhice.ingest.errors import ZhiceError
 from zhice.ingest.normalize import is_traditional, to_simplified
 
 from .check import check_answer, claims
+from .errors import LlmError
 from .extractive import NOT_FOUND, ExtractiveAnswerer
 from .followup import standalone
 from .types import Answer, Citation, Hit
@@ -44,10 +44,6 @@ REWRITE_PROMPT = (
     "根据对话历史，把用户的最后一个问题改写成一个不依赖上下文、可以单独检索的完整问题。"
     "只输出改写后的问题，不要解释。"
 )
-
-
-class LlmError(ZhiceError):
-    """The chat model is not configured, or could not be reached or loaded."""
 
 
 @dataclass(frozen=True)

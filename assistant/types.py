@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 
 from zhice.ingest.types import Chunk
 
+# the answer modes: the chain's check, the command line's choices, the page's radio
+MODES = ("extractive", "llm")
 
 @dataclass(frozen=True)
 class Hit:

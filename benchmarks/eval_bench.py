@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zhice.assistant.chain import Assistant  # noqa: E402
-from zhice.eval.baselines import LABELS, baseline_systems, retriever_variant  # noqa: E402
+from zhice.eval.baselines import baseline_systems, retriever_variant  # noqa: E402
 from zhice.eval.dataset import BUNDLED_DATASET, load_dataset  # noqa: E402
+from zhice.eval.labels import LABELS  # noqa: E402
 from zhice.eval.metrics import METRIC_FORMATS, summarize  # noqa: E402
 from zhice.eval.report import write_report  # noqa: E402
 from zhice.eval.run import run_questions  # noqa: E402

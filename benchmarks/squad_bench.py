@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zhice.assistant.chain import Assistant  # noqa: E402
-from zhice.eval.baselines import LABELS  # noqa: E402
+from zhice.eval.labels import LABELS  # noqa: E402
 from zhice.eval.metrics import summarize  # noqa: E402
 from zhice.eval.run import run_systems  # noqa: E402
 from zhice.eval.squad import (  # noqa: E402

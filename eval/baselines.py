@@ -32,20 +32,12 @@ from zhice.ingest.normalize import search_key
 from zhice.ingest.types import Chunk
 
 from .dataset import DatasetError
+from .labels import BASELINES, RETRIEVER_BASELINES
 
 # Langchain-Chatchat's knowledge-base defaults (CHUNK_SIZE, OVERLAP_SIZE).
 CHATCHAT_CHUNK_SIZE = 750
 CHATCHAT_OVERLAP = 150
 EVAL_EXTRA_HINT = "pip install 'zhice[eval]'"
-
-# name -> (label in tables, HybridRetriever options); "langchain" is built apart.
-RETRIEVER_BASELINES: dict[str, tuple[str, dict]] = {
-    "bm25": ("BM25 only", {"dense_weight": 0.0, "reranker": None}),
-    "dense": ("dense only", {"bm25_weight": 0.0, "reranker": None}),
-}
-LABELS = {"zhice": "zhice", **{n: label for n, (label, _) in RETRIEVER_BASELINES.items()},
-          "langchain": "LangChain (Chatchat defaults)"}
-BASELINES = (*RETRIEVER_BASELINES, "langchain")
 
 
 class BaselineError(DatasetError):

@@ -11,8 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .baselines import EVAL_EXTRA_HINT, LABELS, BaselineError
+from .baselines import EVAL_EXTRA_HINT, BaselineError
 from .dataset import UNANSWERABLE, Question
+from .labels import LABELS
 from .metrics import (
     BUDGET_CHARS,
     CURVE_KS,

@@ -97,11 +97,14 @@ class Benchmark:
 
 
 def benchmarks_dir(project_root: Path | None = None) -> Path:
-    """$ZHICE_BENCHMARKS, else ../shared/benchmarks beside the project folder."""
+    """$ZHICE_BENCHMARKS, else ../shared/benchmarks beside the project folder: the source
+    checkout this module runs from, or, installed, the current folder."""
     if os.environ.get(BENCHMARKS_ENV):
         return Path(os.environ[BENCHMARKS_ENV]).expanduser()
-    root = project_root or Path(__file__).resolve().parents[1]
-    return root.parent / "shared" / "benchmarks"
+    if project_root is None:
+        checkout = Path(__file__).resolve().parents[1]
+        project_root = checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+    return project_root.parent / "shared" / "benchmarks"
 
 
 def read_squad(path: Path) -> tuple[list[Paragraph], list[tuple[Paragraph, dict]]]:

@@ -9,8 +9,6 @@ an ingest killed at any point leaves an index that opens consistent.
 
 import fcntl
 import json
-import os
-import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,31 +22,16 @@ from zhice.ingest.types import Chunk
 
 from .atomic import TEMP_SUFFIX, atomic_write_text
 from .bm25 import Bm25Index
+from .catalog import open_store
 from .dense import FaissIndex, flat_limit_from_env
 from .embedders import DEFAULT_EMBEDDER, make_embedder
 from .embedders.base import Embedder
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
-from .recovery import (
-    BM25_FILE,
-    DB_FILE,
-    DENSE_FILE,
-    DENSE_META,
-    LOCK_FILE,
-    DerivedStores,
-    load_bm25,
-    load_dense,
-)
+from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
+from .recovery import DerivedStores, load_bm25, load_dense
 from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
-
-
-def default_index_dir() -> Path:
-    """$ZHICE_INDEX, else the per-user data folder ($XDG_DATA_HOME/zhice/index)."""
-    if os.environ.get("ZHICE_INDEX"):
-        return Path(os.environ["ZHICE_INDEX"]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "zhice" / "index"
 
 
 @dataclass(frozen=True)
@@ -96,37 +79,16 @@ class ZhiceIndex(DerivedStores):
         """
         directory = Path(directory)
         db_path = directory / DB_FILE
-        not_found = IndexNotFoundError(
-            f"no index at {directory}; build one with: zhice ingest PATH --index {directory}"
-        )
-        if directory.exists() and not directory.is_dir():
-            raise IndexNotFoundError(
-                f"{directory} is a file, not an index folder; use another --index DIR"
-            )
         new = not db_path.exists()
-        if new:
-            if not create:
-                raise not_found
+        if new and create and not directory.is_file():
             try:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise IndexNotFoundError(
                     f"cannot create an index at {directory} ({e.strerror}); use another --index DIR"
                 ) from e
+        store = open_store(directory, create=create)
         try:
-            store = Store(db_path).open(create=create)
-        except IndexNotFoundError:
-            raise not_found from None
-        except sqlite3.DatabaseError as e:
-            raise IndexNotFoundError(
-                f"{db_path} is not a zhice index database ({e}); "
-                "move it away or use another --index DIR"
-            ) from e
-        try:
-            # A database without a recorded embedder is what a failed or killed create
-            # leaves behind: not an index yet, and not one to adopt whatever opens it.
-            if "embedder" not in store.meta() and not create:
-                raise not_found
             emb = _resolve_embedder(store, embedder, directory)
             emb.load()
             meta = store.meta()

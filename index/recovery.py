@@ -17,10 +17,9 @@ import numpy as np
 
 from .bm25 import Bm25FormatError, Bm25Index
 from .dense import FaissIndex
+from .paths import BM25_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
 from .segment import ChineseSegmenter
 
-DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
-    "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+")
 
 

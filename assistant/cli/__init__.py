@@ -1,7 +1,8 @@
 """`zhice`: the command line. Parses, dispatches, and turns errors into messages.
 
 Exit codes (INTERFACES.md): 0 ok, 2 usage or bad input with a one-line reason on
-stderr, 1 anything else.
+stderr, 1 anything else. Only the module of the command being run is imported (its
+options are added to its parser then), so `zhice --help` loads none of them.
 """
 
 import argparse
@@ -12,7 +13,7 @@ from importlib import import_module
 
 from zhice.ingest.errors import ZhiceError
 
-# command -> module of this package with add_arguments(parser) and run(args) -> int
+# command -> module of this package with add_arguments(command, parser) and run(args) -> int
 COMMANDS = {
     "ingest": ("documents", "load, clean, chunk, embed and index files or folders"),
     "remove": ("documents", "drop documents from the index"),
@@ -24,10 +25,6 @@ COMMANDS = {
 }
 
 
-class UsageError(ZhiceError):
-    """Bad arguments: reported like bad input, exit code 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line, like every other bad input."""
 
@@ -36,23 +33,32 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_module(name: str):
+    return import_module(f"{__name__}.{COMMANDS[name][0]}")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the options of a command are added only for the one `argv` names
+    (all of them when `argv` is None)."""
     parser = _Parser(
         prog="zhice", description="知策 zhice: answers about your policy documents, every "
         "sentence cited.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for name, (module, help_text) in COMMANDS.items():
+    wanted = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        import_module(f"{__name__}.{module}").add_arguments(name, p)
+        if argv is None or name == wanted:
+            _command_module(name).add_arguments(name, p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code."""
     _quiet_libraries()
-    args = build_parser().parse_args(argv)
-    module = import_module(f"{__name__}.{COMMANDS[args.command][0]}")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
+    module = _command_module(args.command)
     try:
         return module.run(args)
     except ZhiceError as e:

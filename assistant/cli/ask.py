@@ -4,8 +4,12 @@ import argparse
 import json
 import sys
 
-from zhice.assistant.chain import MODES, Assistant
-from zhice.assistant.cli.documents import add_embedder_argument, add_index_argument, index_dir
+from zhice.assistant.cli.common import (
+    add_embedder_argument,
+    add_index_argument,
+    add_mode_arguments,
+    open_assistant,
+)
 from zhice.assistant.types import Answer
 
 _CLOSEST = 3  # passages shown when the documents do not answer
@@ -19,28 +23,6 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
                    help="passages to answer from (default 5)")
     p.add_argument("--json", action="store_true", help="print the result object as one JSON line")
     add_mode_arguments(p)
-
-
-def add_mode_arguments(p: argparse.ArgumentParser) -> None:
-    """--mode and the chat model's settings (flags win over ZHICE_LLM_* variables)."""
-    p.add_argument("--mode", choices=MODES, default="extractive",
-                   help="extractive (default, no model) or llm (a chat model writes the answer)")
-    p.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible endpoint "
-                   "($ZHICE_LLM_BASE_URL), e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--llm-model", metavar="NAME", help="model name ($ZHICE_LLM_MODEL)")
-    p.add_argument("--llm-api-key", metavar="KEY", help="API key ($ZHICE_LLM_API_KEY)")
-    p.add_argument("--llm-gguf", metavar="FILE", help="local GGUF model ($ZHICE_LLM_GGUF)")
-
-
-def open_assistant(args: argparse.Namespace) -> Assistant:
-    """The assistant the arguments ask for: index, embedder, answer mode."""
-    llm = None
-    if args.mode == "llm":
-        from zhice.assistant.llm import LlmConfig
-
-        llm = LlmConfig.from_env(base_url=args.llm_base_url, model=args.llm_model,
-                                 api_key=args.llm_api_key, gguf=args.llm_gguf)
-    return Assistant.open(index_dir(args), embedder=args.embedder, mode=args.mode, llm=llm)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from zhice.assistant.cli.common import UsageError
+from zhice.eval.squad import BENCHMARKS_ENV, benchmarks_dir
+
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
-BENCHMARKS_ENV = "ZHICE_BENCHMARKS"
 SETS = ("cmrc2018/cmrc2018_dev.json", "cmrc2018/cmrc2018_trial.json",
         "drcd/DRCD_dev.json", "drcd/DRCD_test.json")
 GENERATOR = "markov-2"  # written beside a corpus: a changed generator makes a new one
@@ -38,7 +40,6 @@ PARAGRAPHS_PER_FILE = 10  # of 280-380 characters each
 CHUNKS_PER_FILE = 12  # what such a file gives at the default chunk size (measured)
 OWN_TOPIC = 0.75  # share of generated steps that follow the article's own bigrams
 REAL_SHARE = 4  # real articles fill up to a quarter of a size's chunks
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
@@ -61,8 +62,6 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zhice.assistant.cli import UsageError
-
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown or not sizes:
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                          f"choose from {', '.join(SIZES)}")
     if not 1 <= args.queries <= 5000:
         raise UsageError(f"--queries must be between 1 and 5000; got {args.queries}")
-    data = args.data or Path(os.environ.get(BENCHMARKS_ENV) or ROOT.parent / "shared/benchmarks")
+    data = args.data or benchmarks_dir()
     missing = [name for name in SETS if not (data / name).is_file()]
     if missing:
         raise UsageError(f"benchmark sets not found in {data}: {', '.join(missing)}; "
@@ -159,11 +158,8 @@ def _remove_tree(path: Path) -> None:
 
 def _child(phase: str, params: dict) -> dict:
     """Run one phase in a fresh interpreter; its last stdout line is the JSON result."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     done = subprocess.run([sys.executable, "-m", "zhice.assistant.cli.bench", phase],
-                          input=json.dumps(params), capture_output=True, text=True, env=env,
-                          cwd=ROOT)
+                          input=json.dumps(params), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"bench {phase} phase failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -5,23 +5,12 @@ import json
 import sys
 from pathlib import Path
 
-from zhice.index.embedders import EMBEDDERS
-from zhice.index.index import ZhiceIndex, default_index_dir
-from zhice.index.pipeline import collect, ingest
-
-
-def add_index_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None, metavar="DIR",
-                   help="index directory (default: $ZHICE_INDEX, else the per-user data folder)")
-
-
-def add_embedder_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--embedder", default=None, metavar="SPEC",
-                   help=f"{EMBEDDERS} (default: the index's own; e5-small for a new index)")
-
-
-def index_dir(args: argparse.Namespace) -> Path:
-    return args.index or default_index_dir()
+from zhice.assistant.cli.common import (
+    UsageError,
+    add_embedder_argument,
+    add_index_argument,
+    index_dir,
+)
 
 
 def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
@@ -46,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from zhice.assistant.cli import UsageError
+    from zhice.index.index import ZhiceIndex
+    from zhice.index.pipeline import collect, ingest
 
     if not 0 <= args.overlap < args.chunk_size <= 4000:
         raise UsageError(
@@ -69,6 +59,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from zhice.index.index import ZhiceIndex
+
     with ZhiceIndex.open(index_dir(args)) as index:
         known = {f.source for f in index.files()}
         missing = [s for s in args.sources if s not in known]
@@ -83,8 +75,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with ZhiceIndex.open(index_dir(args)) as index:
-        files = index.files()
+    from zhice.index.catalog import list_files
+
+    files = list_files(index_dir(args))
     if args.json:
         print(json.dumps([
             {"source": f.source, "title": f.title, "chunks": f.chunks,

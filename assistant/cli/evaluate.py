@@ -13,17 +13,18 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from zhice.assistant.chain import Assistant
-from zhice.assistant.cli.ask import add_mode_arguments, open_assistant
-from zhice.assistant.cli.documents import add_embedder_argument, add_index_argument, index_dir
-from zhice.eval.baselines import BASELINES, LABELS
+from zhice.assistant.cli.common import (
+    UsageError,
+    add_embedder_argument,
+    add_index_argument,
+    add_mode_arguments,
+    index_dir,
+    open_assistant,
+)
 from zhice.eval.dataset import BUNDLED_DATASET, load_dataset
-from zhice.eval.metrics import METRIC_FORMATS, applies, check_floors, load_floors, summarize
-from zhice.eval.run import check_against_index, run_systems
+from zhice.eval.labels import BASELINES, LABELS
 from zhice.index.atomic import atomic_write_text
-from zhice.index.index import ZhiceIndex
 
-SUMMARY = METRIC_FORMATS  # the name benchmarks/ scripts import
 # Shown for benchmarks: retrieval first, then what the answers did.
 BENCHMARK_METRICS = ("R@1", "R@5", "MRR@10", "nDCG@10", "budget_recall", "keyword_accuracy",
                      "false_abstention", "latency_p50_ms", "latency_p95_ms")
@@ -64,8 +65,6 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zhice.assistant.cli import UsageError
-
     if args.benchmark and args.draft is not None:
         raise UsageError("--benchmark and --draft are separate tasks; give one of them")
     if not 1 <= args.k <= 50:
@@ -78,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
+    from zhice.eval.metrics import METRIC_FORMATS, check_floors, load_floors, summarize
+    from zhice.eval.run import check_against_index, run_systems
+
     questions = load_dataset(args.dataset)
     with open_assistant(args) as assistant:  # --mode llm: the chat model answers
         check_against_index(assistant, questions, args.dataset.name)
@@ -104,17 +106,19 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    from zhice.assistant.chain import Assistant
+    from zhice.eval.metrics import summarize
+    from zhice.eval.run import run_systems
     from zhice.eval.squad import (
         check_benchmark_index,
         ingest_paragraphs,
         load_benchmark,
         with_folded_gold,
     )
+    from zhice.index.index import ZhiceIndex
 
     if args.questions < 0:
-        from zhice.assistant.cli import UsageError
-
-        raise UsageError(f"--questions must be 0 (all) or more; got {args.questions}")
+            raise UsageError(f"--questions must be 0 (all) or more; got {args.questions}")
     bench = load_benchmark(args.benchmark, args.benchmarks_dir, args.questions)
     with ExitStack() as stack:
         directory = args.index or Path(stack.enter_context(
@@ -158,8 +162,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace) -> int:
-    from zhice.assistant.cli import UsageError
     from zhice.eval.draft import draft_questions
+    from zhice.index.index import ZhiceIndex
 
     if args.draft < 1:
         raise UsageError(f"--draft needs a number of questions of at least 1; got {args.draft}")
@@ -180,6 +184,8 @@ def _draft(args: argparse.Namespace) -> int:
 
 def _table(summaries: dict[str, dict], metrics: list[str]) -> None:
     """Metrics down, systems (or benchmark runs) across."""
+    from zhice.eval.metrics import METRIC_FORMATS, applies
+
     formats = dict(METRIC_FORMATS)
     names = list(summaries)
     labels = [LABELS.get(n, n) for n in names]

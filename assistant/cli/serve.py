@@ -3,9 +3,15 @@
 import argparse
 import os
 
-from zhice.assistant.cli.ask import add_mode_arguments
-from zhice.assistant.cli.documents import add_embedder_argument, add_index_argument, index_dir
-from zhice.assistant.web.service import ADMIN_ENV, MAX_UPLOAD_MB, PASSWORD_ENV
+from zhice.assistant.cli.common import (
+    UsageError,
+    add_embedder_argument,
+    add_index_argument,
+    add_mode_arguments,
+    index_dir,
+    llm_config,
+)
+from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB, PASSWORD_ENV
 
 
 def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
@@ -26,18 +32,11 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zhice.assistant.cli import UsageError
-
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535; got {args.port}")
     if not 0 < args.max_upload_mb <= 1024:
         raise UsageError(f"--max-upload-mb must be between 0 and 1024; got {args.max_upload_mb}")
-    llm = None
-    if args.mode == "llm":
-        from zhice.assistant.llm import LlmConfig
-
-        llm = LlmConfig.from_env(base_url=args.llm_base_url, model=args.llm_model,
-                                 api_key=args.llm_api_key, gguf=args.llm_gguf)
+    llm = llm_config(args)
     from zhice.assistant.web.page import serve  # Gradio loads in seconds: only for this command
 
     serve(index_dir(args), host=args.host, port=args.port,

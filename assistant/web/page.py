@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer
-from zhice.assistant.web.assets import CSS, FONTS, MONO_FONTS, SOURCES_JS
+from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB, asset
 from zhice.assistant.web.render import (
     answer_html,
     documents_html,
@@ -24,10 +24,13 @@ from zhice.assistant.web.render import (
     question_html,
     sources_html,
 )
-from zhice.assistant.web.service import ADMIN_ENV, ANSWER_MODES, MAX_UPLOAD_MB, WebService
+from zhice.assistant.web.service import ANSWER_MODES, WebService
 from zhice.ingest.errors import ZhiceError
 from zhice.ingest.loaders import SUPPORTED_SUFFIXES
 
+FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+         "system-ui", "sans-serif"]
+MONO_FONTS = ["Noto Sans Mono CJK SC", "ui-monospace", "monospace"]
 EXAMPLES = (
     "国家一共支持建设了多少个产业转型升级示范区？",
     "什么是新质生产力？",
@@ -220,7 +223,7 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
                                 value=default_mode, label="回答方式")
                     with gr.Column(scale=2, min_width=320):
                         sources = gr.HTML(conv.value.sources(), elem_id="zc-sources-panel",
-                                          js_on_load=SOURCES_JS,
+                                          js_on_load=asset("sources.js"),
                                           server_functions=[document_context])
             with gr.Tab("文档管理", id="docs") as docs_tab:
                 if service.management:
@@ -292,7 +295,8 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None 
         auth_message="请输入访问密码（用户名可任意填写）" if password else None,
         prevent_thread_lock=not block, quiet=quiet, share=False, ssr_mode=False,
         max_file_size=int(max_upload_mb * 1024 * 1024), run_history=False,
-        footer_links=["api"], theme=theme, css=CSS, show_error=False, mcp_server=False,
+        footer_links=["api"], theme=theme, css=asset("page.css"), show_error=False,
+        mcp_server=False,
         pwa=False)
 
 

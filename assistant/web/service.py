@@ -14,6 +14,7 @@ from pathlib import Path
 
 from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer
+from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB
 from zhice.assistant.web.render import context_html
 from zhice.index.pipeline import IngestSummary, ingest
 from zhice.index.store import FileRecord
@@ -26,8 +27,6 @@ ANSWER_MODES = {
     "extractive": "抽取式：直接摘录原文句子（不需要语言模型）",
     "llm": "大模型：由语言模型组织答案，引用逐句核对",
 }
-MAX_UPLOAD_MB = 20
-ADMIN_ENV, PASSWORD_ENV = "ZHICE_ADMIN_PASSWORD", "ZHICE_PASSWORD"
 
 
 class AdminError(ZhiceError):

@@ -1,0 +1,15 @@
+"""Where an index lives and what its folder holds; no imports beyond the standard library."""
+
+import os
+from pathlib import Path
+
+DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
+    "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
+
+
+def default_index_dir() -> Path:
+    """$ZHICE_INDEX, else the per-user data folder ($XDG_DATA_HOME/zhice/index)."""
+    if os.environ.get("ZHICE_INDEX"):
+        return Path(os.environ["ZHICE_INDEX"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "zhice" / "index"
