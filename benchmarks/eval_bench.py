@@ -8,23 +8,22 @@ benchmarks/results/eval_report/.
 """
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.assistant.chain import Assistant
+from zhice.eval.baselines import baseline_systems, retriever_variant
+from zhice.eval.dataset import BUNDLED_DATASET, load_dataset
+from zhice.eval.labels import LABELS
+from zhice.eval.metrics import METRIC_FORMATS, summarize
+from zhice.eval.report import write_report
+from zhice.eval.run import run_questions
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import index_files
 
-from zhice.assistant.chain import Assistant  # noqa: E402
-from zhice.eval.baselines import baseline_systems, retriever_variant  # noqa: E402
-from zhice.eval.dataset import BUNDLED_DATASET, load_dataset  # noqa: E402
-from zhice.eval.labels import LABELS  # noqa: E402
-from zhice.eval.metrics import METRIC_FORMATS, summarize  # noqa: E402
-from zhice.eval.report import write_report  # noqa: E402
-from zhice.eval.run import run_questions  # noqa: E402
-from zhice.index.index import ZhiceIndex  # noqa: E402
-from zhice.index.pipeline import ingest  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 REPORT = ROOT / "benchmarks" / "results" / "eval_report"
 ABLATION = "hybrid, no rerank"
@@ -40,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         with ZhiceIndex.open(Path(tmp), create=True) as index:
-            summary = ingest(index, [ROOT / "corpus"])
+            summary = index_files(index, [ROOT / "corpus"])
         print(f"ingest: {summary.line()}")
         with Assistant.open(Path(tmp)) as assistant:
             t = time.perf_counter()

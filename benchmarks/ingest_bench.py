@@ -5,17 +5,16 @@ unchanged corpus (must embed nothing), then a BM25 check on the traditional docu
 """
 
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import index_files
+from zhice.ingest.normalize import search_key
 
-from zhice.index.index import ZhiceIndex  # noqa: E402
-from zhice.index.pipeline import ingest  # noqa: E402
-from zhice.ingest.normalize import search_key  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 TRADITIONAL = "004_7e91f5c9a91c3b3b.txt"
 
@@ -28,7 +27,7 @@ def main() -> None:
         started = time.perf_counter()
         index = ZhiceIndex.open(Path(tmp), embedder="e5-small", create=True)
         load_s = time.perf_counter() - started
-        first = ingest(index, [corpus])
+        first = index_files(index, [corpus])
         print(f"embedder: {index.embedder.name} (loaded in {load_s:.2f} s)")
         print(f"first ingest:  {first.line()}")
         print(f"  chunks/second (embedding included): {first.chunks / first.seconds:.1f}")
@@ -36,7 +35,7 @@ def main() -> None:
 
         started = time.perf_counter()
         index = ZhiceIndex.open(Path(tmp))
-        second = ingest(index, [corpus])
+        second = index_files(index, [corpus])
         total = time.perf_counter() - started
         print(f"second ingest: {second.line()}")
         print(f"  embedded {second.embedded} chunks; {total:.2f} s including opening the index")

@@ -19,18 +19,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.assistant.chain import Assistant
+from zhice.assistant.check import check_answer, claims, supports
+from zhice.assistant.extractive import NOT_FOUND
+from zhice.assistant.llm import LlmConfig, cite, parse
+from zhice.assistant.types import Answer
+from zhice.eval.dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
+from zhice.eval.metrics import keywords_found, summarize
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import index_files
 
-from zhice.assistant.chain import Assistant  # noqa: E402
-from zhice.assistant.check import check_answer, claims, supports  # noqa: E402
-from zhice.assistant.extractive import NOT_FOUND  # noqa: E402
-from zhice.assistant.llm import LlmConfig, cite, parse  # noqa: E402
-from zhice.assistant.types import Answer  # noqa: E402
-from zhice.eval.dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset  # noqa: E402
-from zhice.eval.metrics import keywords_found, summarize  # noqa: E402
-from zhice.index.index import ZhiceIndex  # noqa: E402
-from zhice.index.pipeline import ingest  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 K = 5
 ROWS = (
@@ -110,7 +110,7 @@ def main() -> None:
     rows, seconds, runs = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         with ZhiceIndex.open(Path(tmp), create=True) as index:
-            summary = ingest(index, [ROOT / "corpus"])
+            summary = index_files(index, [ROOT / "corpus"])
         print(f"ingest: {summary.line()}")
         for mode in ("extractive", "llm"):
             started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Ingest throughput through the real pipeline, query latency p50/p95 (the whole chain,
 model load excluded), peak memory of each phase, index size on disk, reopen time and
-the dense index's recall@10 against exact search; see assistant/cli_bench.py.
+the dense index's recall@10 against exact search; see assistant/cli/bench.py.
 
     python benchmarks/scale_bench.py --work /tmp/zhice-scale > benchmarks/results/scale.txt
     python benchmarks/scale_bench.py --sizes 1k --queries 20     # the CI smoke run
@@ -11,10 +11,10 @@ the dense index's recall@10 against exact search; see assistant/cli_bench.py.
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.assistant.cli import main
 
-from zhice.assistant.cli import main  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 if __name__ == "__main__":
     # later arguments win: --sizes on the command line replaces the recorded set

@@ -16,19 +16,15 @@ than the benchmark itself (`zhice eval --benchmark NAME --baselines` runs them a
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from zhice.assistant.chain import Assistant  # noqa: E402
-from zhice.eval.labels import LABELS  # noqa: E402
-from zhice.eval.metrics import summarize  # noqa: E402
-from zhice.eval.run import run_systems  # noqa: E402
-from zhice.eval.squad import (  # noqa: E402
+from zhice.assistant.chain import Assistant
+from zhice.eval.labels import LABELS
+from zhice.eval.metrics import summarize
+from zhice.eval.run import run_systems
+from zhice.eval.squad import (
     BENCHMARKS,
     DEFAULT_QUESTIONS,
     check_benchmark_index,
@@ -36,7 +32,10 @@ from zhice.eval.squad import (  # noqa: E402
     load_benchmark,
     with_folded_gold,
 )
-from zhice.index.index import ZhiceIndex  # noqa: E402
+from zhice.index.index import ZhiceIndex
+
+ROOT = Path(__file__).resolve().parents[1]
+
 
 METRICS = (("R@1", "{:.3f}"), ("R@5", "{:.3f}"), ("MRR@10", "{:.3f}"), ("nDCG@10", "{:.3f}"),
            ("budget_recall", "{:.3f}"), ("keyword_accuracy", "{:.3f}"),

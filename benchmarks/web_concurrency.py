@@ -23,11 +23,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from zhice.index.index import ZhiceIndex
+from zhice.index.pipeline import index_files
 
-from zhice.index.index import ZhiceIndex  # noqa: E402
-from zhice.index.pipeline import ingest  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 QUESTIONS = ROOT / "eval" / "data" / "questions.jsonl"
 
@@ -49,7 +49,7 @@ def main() -> int:
         if index_dir is None:
             index_dir = Path(tmp) / "index"
             with ZhiceIndex.open(index_dir, embedder=args.embedder, create=True) as index:
-                summary = ingest(index, [ROOT / "corpus"])
+                summary = index_files(index, [ROOT / "corpus"])
             print(f"index: bundled corpus, embedder {args.embedder}: {summary.line()}")
         else:
             print(f"index: {index_dir}")

@@ -1,4 +1,4 @@
-"""Calibrate the abstention rule on a dataset: `python -m eval.calibrate --index DIR`.
+"""Calibrate the abstention rule on a dataset: `python -m zhice.eval.calibrate --index DIR`.
 
 Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT and TYPE_PENALTY of
 assistant/extractive.py: among the settings whose false abstention on answerable questions

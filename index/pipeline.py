@@ -107,7 +107,7 @@ Progress = Callable[[str, AddResult | None], None]
 PREFETCH = 4
 
 
-def ingest(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
+def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
            size: int = 400, overlap: int = 80,
            origin: Callable[[Path], str] | None = None) -> IngestSummary:
     """Load, chunk and index every file under `paths`; a file that fails is recorded

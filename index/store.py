@@ -1,7 +1,7 @@
 """SQLite: the source of truth for files, chunks, their vectors and duplicates.
 
 FAISS and BM25 are derived from these rows and can always be rebuilt from them, so
-a crash between the SQLite commit and the FAISS write loses nothing (index/index.py
+a crash between the SQLite commit and the FAISS write loses nothing (index/recovery.py
 reconciles on open). No pickle: vectors are float32 bytes, tokens are text.
 """
 

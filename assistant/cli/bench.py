@@ -6,7 +6,7 @@ generated text walks the character bigrams of one article, stepping through thos
 articles a quarter of the time: topical like a real collection, no two chunks alike.
 Each size is then measured in two fresh processes, so peak memory is per phase:
 
-- ingest: `index.batch.ingest` over the folder, the real pipeline (load, clean, chunk,
+- ingest: `index.pipeline.index_files` over the folder, the real pipeline (load, clean, chunk,
   segment, embed, SQLite, FAISS, BM25, save);
 - query: `Assistant.open` (the reopen time), then real questions of those sets through
   `Assistant.ask` (embedding, dense, BM25, fusion, rerank, extractive answer, check);
@@ -103,7 +103,7 @@ HEADER = (f"{'size':>5} {'files':>7} {'chunks':>8} {'ingest/s':>9} {'p50 ms':>7}
 
 
 LEGEND = """\
-ingest/s: chunks a second through index.batch.ingest (load, clean, chunk, segment, embed,
+ingest/s: chunks a second through index.pipeline.index_files (load, clean, chunk, segment, embed,
   SQLite, FAISS, BM25, final save). p50/p95: Assistant.ask per question (embedding, dense,
   BM25, fusion, coverage rerank, extractive answer, citation check), model load excluded;
   dense/bm25 ms: the medians of those two searches alone (k=50). ingest MB / query MB: peak
@@ -254,11 +254,11 @@ def _peak_mb() -> float:
 
 def _ingest_phase(p: dict) -> dict:
     from zhice.index.index import ZhiceIndex
-    from zhice.index.pipeline import ingest
+    from zhice.index.pipeline import index_files
 
     embedder = _bench_embedder(p["embedder"])
     with ZhiceIndex.open(Path(p["index"]), embedder=embedder, create=True) as index:
-        summary = ingest(index, [Path(p["corpus"])])
+        summary = index_files(index, [Path(p["corpus"])])
         files = summary.added + summary.updated + summary.unchanged
         return {"files": files, "chunks": len(index), "failed": len(summary.failures),
                 "ingest_s": summary.seconds, "chunks_per_s": summary.chunks / summary.seconds,

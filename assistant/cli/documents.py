@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from zhice.index.index import ZhiceIndex
-    from zhice.index.pipeline import collect, ingest
+    from zhice.index.pipeline import collect, index_files
 
     if not 0 <= args.overlap < args.chunk_size <= 4000:
         raise UsageError(
@@ -51,7 +51,7 @@ def _ingest(args: argparse.Namespace) -> int:
                          "among the given paths")
     with ZhiceIndex.open(index_dir(args), embedder=args.embedder, create=True) as index:
         with _Progress(len(files)) as progress:
-            summary = ingest(index, args.paths, progress, args.chunk_size, args.overlap)
+            summary = index_files(index, args.paths, progress, args.chunk_size, args.overlap)
     for failure in summary.failures:
         print(f"zhice: skipped {failure.reason}", file=sys.stderr)
     print(f"ingested into {index_dir(args)}: {summary.line()}")

@@ -16,7 +16,7 @@ from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer
 from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB
 from zhice.assistant.web.render import context_html
-from zhice.index.pipeline import IngestSummary, ingest
+from zhice.index.pipeline import IngestSummary, index_files
 from zhice.index.store import FileRecord
 from zhice.ingest.errors import ZhiceError
 from zhice.ingest.loaders import SUPPORTED_SUFFIXES
@@ -144,7 +144,7 @@ class WebService:
                 progress(0, len(paths), paths[0].name)
             with self._changing:
                 # the temporary copy is gone afterwards: record where the file came from
-                return ingest(self.index, paths, each,
+                return index_files(self.index, paths, each,
                               origin=lambda path: f"web upload: {path.name}")
 
     def remove(self, source: str, password: str | None) -> None:

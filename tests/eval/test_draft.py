@@ -6,7 +6,7 @@ from zhice.assistant.cli import main
 from zhice.eval.dataset import QUESTION_TYPES, check_evidence, load_dataset
 from zhice.eval.draft import _definition, _listing, _number, draft_questions
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 from zhice.ingest.normalize import match_key
 
 CORPUS = Path(__file__).parents[2] / "corpus"
@@ -17,7 +17,7 @@ def corpus_index(tmp_path_factory) -> Path:
     """The bundled corpus with the fake embedder: real documents, no model."""
     directory = tmp_path_factory.mktemp("draft") / "index"
     with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-        ingest(index, [CORPUS])
+        index_files(index, [CORPUS])
     return directory
 
 

@@ -15,7 +15,7 @@ from zhice.eval.dataset import load_dataset
 from zhice.eval.metrics import LOWER_IS_BETTER, METRIC_FORMATS, check_floors, load_floors, summarize
 from zhice.eval.run import check_against_index, run_questions
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 
 ROOT = Path(__file__).parents[2]
 FLOORS = ROOT / "eval" / "floors.json"
@@ -66,7 +66,7 @@ def test_public_eval_set_holds_its_floors(tmp_path):
     data = json.loads(FLOORS.read_text(encoding="utf-8"))
     directory = tmp_path / "index"
     with ZhiceIndex.open(directory, embedder=data["embedder"], create=True) as index:
-        summary = ingest(index, [ROOT / data["corpus"]])
+        summary = index_files(index, [ROOT / data["corpus"]])
     assert not summary.failures
     questions = load_dataset(ROOT / data["dataset"])
     with Assistant.open(directory) as assistant:

@@ -14,7 +14,7 @@ import zhice.index.index as index_module
 from zhice.index.embedders.fake import FakeEmbedder
 from zhice.index.errors import EmbedderError, IndexBusyError, IndexMismatchError, IndexNotFoundError
 from zhice.index.index import AddResult, ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 from zhice.index.segment import ChineseSegmenter
 from zhice.ingest.chunker import ChunkedDocument, chunk_document
 from zhice.ingest.normalize import search_key
@@ -731,7 +731,7 @@ def test_a_revised_version_under_another_name_stays_searchable(tmp_path):
     (tmp_path / "docs" / "v2.txt").write_text(new, encoding="utf-8")
     idx_dir = tmp_path / "idx"
     with ZhiceIndex.open(idx_dir, embedder="fake", create=True) as index:
-        ingest(index, [tmp_path / "docs"])
+        index_files(index, [tmp_path / "docs"])
         assert [(f.source, f.chunks, f.duplicates) for f in index.files()] == [
             ("v1.txt", 1, 0), ("v2.txt", 1, 0)]
         assert bm25_sources(index, "25个") == ["v2.txt"]

@@ -14,7 +14,7 @@ import pytest
 from tests.index.test_index import assert_consistent, policy_text, share_segmenter
 from zhice.index.errors import IndexNotFoundError
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 
 N_FILES = 30
 ROUNDS = 3
@@ -159,7 +159,7 @@ def test_ingest_killed_at_random_points_recovers(tmp_path: Path) -> None:
         # the following ingest finishes the job
         with ZhiceIndex.open(idx, embedder="fake", create=True) as index:
             have = state(idx)
-            summary = ingest(index, [docs])
+            summary = index_files(index, [docs])
             assert (summary.added, summary.unchanged, summary.updated) == (
                 N_FILES - len(have),
                 len(have),

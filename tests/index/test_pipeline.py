@@ -16,7 +16,7 @@ from tests.index.test_index import (
     share_segmenter,
 )
 from zhice.index.index import AddResult, ZhiceIndex
-from zhice.index.pipeline import Failure, IngestSummary, collect, ingest
+from zhice.index.pipeline import Failure, IngestSummary, collect, index_files
 from zhice.ingest.chunker import chunk_document
 from zhice.ingest.loaders import load
 
@@ -120,7 +120,7 @@ def test_every_bad_input_is_named_with_its_reason_and_the_rest_is_ingested(
     write(folder / "blank.md", "  \n\n \n")
     missing = tmp_path / "missing.docx"
     seen: list[tuple[str, AddResult | None]] = []
-    summary = ingest(
+    summary = index_files(
         index,
         [folder, folder / "notes.xyz", missing],
         progress=lambda source, result: seen.append((source, result)),
@@ -183,7 +183,7 @@ def test_records_keep_the_absolute_path_and_the_file_hash(
     import hashlib
 
     monkeypatch.chdir(folder.parent)
-    ingest(index, [Path("docs") / "a.txt"])
+    index_files(index, [Path("docs") / "a.txt"])
     (record,) = index.files()
     assert record.source == "a.txt"
     assert record.path == str((folder / "a.txt").resolve())
@@ -203,7 +203,7 @@ def test_an_unreadable_file_is_skipped(
         return real_read_bytes(self)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    summary = ingest(index, [folder])
+    summary = index_files(index, [folder])
     assert summary.failures == [Failure(str(locked), "locked.txt: cannot read (Permission denied)")]
     assert summary.added == 5
 
@@ -211,13 +211,13 @@ def test_an_unreadable_file_is_skipped(
 def test_a_second_ingest_of_unchanged_files_does_nothing(folder: Path, tmp_path: Path) -> None:
     spy = SpyEmbedder()
     with ZhiceIndex.open(tmp_path / "idx", embedder=spy, create=True) as index:
-        first = ingest(index, [folder])
+        first = index_files(index, [folder])
         embedded = len(spy.texts)
         assert embedded == first.embedded == first.chunks > 0
         gen = index.store.generation()
     spy = SpyEmbedder()
     with ZhiceIndex.open(tmp_path / "idx", embedder=spy) as index:
-        second = ingest(index, [folder])
+        second = index_files(index, [folder])
         assert spy.texts == []
         assert index.store.generation() == gen
     assert (second.added, second.updated, second.unchanged, second.failures) == (0, 0, 5, [])
@@ -233,10 +233,10 @@ def test_a_second_ingest_of_unchanged_files_does_nothing(folder: Path, tmp_path:
 def test_a_changed_file_is_updated_and_only_it_is_embedded(folder: Path, tmp_path: Path) -> None:
     spy = SpyEmbedder()
     with ZhiceIndex.open(tmp_path / "idx", embedder=spy, create=True) as index:
-        ingest(index, [folder])
+        index_files(index, [folder])
         write(folder / "a.txt", policy_text(12))
         spy.texts.clear()
-        summary = ingest(index, [folder])
+        summary = index_files(index, [folder])
         n = n_chunks(folder / "a.txt", "a.txt")
         assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 4)
         assert summary.chunks == summary.embedded == len(spy.texts) == n
@@ -249,7 +249,7 @@ def test_a_copy_in_the_batch_is_folded_not_embedded(folder: Path, tmp_path: Path
     write(folder / "copy" / "a.txt", (folder / "a.txt").read_bytes())
     spy = SpyEmbedder()
     with ZhiceIndex.open(tmp_path / "idx", embedder=spy, create=True) as index:
-        summary = ingest(index, [folder])
+        summary = index_files(index, [folder])
         n = n_chunks(folder / "a.txt", "a.txt")
         files = {f.source: (f.chunks, f.duplicates) for f in index.files()}
         assert files["a.txt"] == (n, 0)
@@ -265,10 +265,10 @@ def test_an_interrupted_batch_keeps_what_was_done(folder: Path, index: ZhiceInde
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ingest(index, [folder], progress=stop_after_two)
+        index_files(index, [folder], progress=stop_after_two)
     assert [f.source for f in index.files()] == ["E.TXT", "a.txt"]
     assert_consistent(index.directory)  # saved on the way out, no reopen needed
-    summary = ingest(index, [folder])
+    summary = index_files(index, [folder])
     assert (summary.added, summary.unchanged) == (3, 2)
 
 

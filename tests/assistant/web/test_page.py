@@ -20,7 +20,7 @@ import pytest
 from zhice.assistant.chain import Assistant
 from zhice.assistant.cli import main
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # gradio's queue trips pandas 3 deprecations on every event: not ours to fix
@@ -79,7 +79,7 @@ def _stop(server: Server) -> None:
 def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("web") / "index"
     with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-        ingest(index, [CORPUS])
+        index_files(index, [CORPUS])
     return directory
 
 

@@ -18,7 +18,7 @@ from zhice.assistant.web.render import (
 )
 from zhice.assistant.web.service import AdminError, UploadError, WebService, upload_name
 from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import ingest
+from zhice.index.pipeline import index_files
 from zhice.ingest.types import Chunk
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
@@ -136,7 +136,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebService:
         "产业转型升级示范区\n\n国家一共支持建设了20个产业转型升级示范区。首批示范区有12个。\n",
         encoding="utf-8")
     with ZhiceIndex.open(tmp_path / "idx", embedder="fake", create=True) as index:
-        ingest(index, [docs])
+        index_files(index, [docs])
     assistant = Assistant.open(tmp_path / "idx")
     yield WebService({"extractive": assistant}, admin_password="s3cret", max_upload_mb=0.01)
     assistant.close()
