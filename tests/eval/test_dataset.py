@@ -173,12 +173,17 @@ def test_missing_field(tmp_path):
     )
 
 
-def test_unknown_type_lists_the_allowed_types(tmp_path):
-    path = write(tmp_path, line(type="yes_no"))
-    assert error_of(path) == (
-        "questions.jsonl:1: unknown type 'yes_no'; expected one of: number, name, list, "
-        "definition, paraphrase, colloquial, traditional, multi_doc, unanswerable"
-    )
+def test_any_type_label_is_accepted(tmp_path):
+    """`type` is a free label (INTERFACES.md): a user's or a SQuAD-style set's own labels."""
+    path = write(tmp_path, line(id="a", type="fact"), line(id="b", type="多文档"),
+                 line(id="c", type="who"))
+    assert [q.type for q in load_dataset(path)] == ["fact", "多文档", "who"]
+
+
+def test_min_match_without_keywords_is_ignored(tmp_path):
+    path = write(tmp_path, line(type="unanswerable", keywords=[], evidence=[], min_match=1))
+    (q,) = load_dataset(path)
+    assert (q.keywords, q.min_match) == ((), 0)
 
 
 def test_duplicate_id(tmp_path):
@@ -216,10 +221,8 @@ MIN_MATCH_RANGE = "min_match must be an integer from 1 to 1 (the number of keywo
             {"keywords": [], "evidence": []},
             "keywords and evidence are both empty; give at least one, or use type 'unanswerable'",
         ),
-        (
-            {"keywords": [], "min_match": 1},
-            "min_match is given but keywords is empty; drop min_match",
-        ),
+        ({"type": ""}, "type must be a non-empty string, got ''"),
+        ({"type": 3}, "type must be a non-empty string, got 3"),
     ],
 )
 def test_bad_field_values(tmp_path, changes, message):
