@@ -12,6 +12,7 @@ from statistics import median
 import numpy as np
 
 from .normalize import to_simplified
+from .split import run_in_heading
 
 # Lines that are not content, matched against the stripped line in simplified script.
 _JUNK_LINES = (
@@ -184,7 +185,9 @@ def _may_wrap(text: str, start: int, end: int) -> bool:
         if body and body[-1] in _PARAGRAPH_END:
             return False
     heading_like = _STARTS_BLOCK.match(text[start : start + 8])
-    return not heading_like or _width(text[start:end]) >= _LONG_LINE
+    # a run-in heading ("（一）指导思想。高举……") is a paragraph that may wrap like any other
+    return (not heading_like or _width(text[start:end]) >= _LONG_LINE
+            or run_in_heading(text[start:end]) is not None)
 
 
 def _joins(

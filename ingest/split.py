@@ -51,6 +51,24 @@ class Span:
     heading: str
 
 
+# A run-in heading: "（二）工作方针。优先发展，育人为本……" names its section in a short
+# first sentence and goes on with the section's text in the same paragraph (how Chinese
+# policy documents write 一、（一）1. items). The label is a heading and the whole line
+# stays body text: the sentences after the label are often the answer.
+_RUN_IN_LABEL = re.compile(r"[^，,；;：:。！？!?“”\"]{1,24}(?=。)")
+
+
+def run_in_heading(line: str) -> tuple[int, str] | None:
+    """(level, label) when a numbered line is a run-in heading, else None."""
+    for pattern, level in _HEADINGS[1:]:  # numbered levels only, not Markdown
+        if pattern.match(line):
+            label = _RUN_IN_LABEL.match(line)
+            if label and len(line) > label.end() + 1:  # text after the label's 。
+                return level, label.group(0)
+            return None
+    return None
+
+
 def heading_level(line: str) -> tuple[int, str] | None:
     """(level, label) when the line is a heading, else None."""
     if len(line) > _MAX_HEADING + 8:
@@ -79,13 +97,15 @@ def sentences(text: str) -> list[Sentence]:
         start, pos = pos, pos + len(line) + 1
         if not line.strip():
             continue
-        found = heading_level(line.strip())
+        run_in = run_in_heading(line.strip())
+        found = run_in or heading_level(line.strip())
         if found:
             level, label = found
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, label))
-            continue
+            if not run_in:
+                continue
         path = " > ".join(label for _, label in stack)
         article = _ARTICLE.match(line)
         if article:

@@ -394,3 +394,13 @@ def test_002_table_of_contents_is_dropped():
         "本规划是指导今后一个时期老工业基地调整改造的行动纲领。规划期为2013-2022年。"
     )
     assert_offsets_map_back(PLAN_002_TOC, cleaned)
+
+
+def test_a_run_in_heading_wrapped_by_a_pdf_is_joined_with_its_next_line():
+    body = "教育是民族振兴、社会进步的基石，是提高国民素质、促进人的全面发展的根本途径。" * 4
+    wrapped = [body[i:i + 37] for i in range(0, len(body), 37)]
+    lines = [*wrapped,
+             "（一）指导思想。高举中国特色社会主义伟大旗帜，以邓小平理论和“三个代表”",
+             "重要思想为指导，深入贯彻落实科学发展观。"]
+    out = clean("\n".join(lines)).text
+    assert "和“三个代表”重要思想为指导" in out

@@ -7,7 +7,14 @@ import pytest
 
 from zhice.ingest.clean import clean
 from zhice.ingest.loaders import load
-from zhice.ingest.split import Span, heading_level, sentence_spans, sentences, split
+from zhice.ingest.split import (
+    Span,
+    heading_level,
+    run_in_heading,
+    sentence_spans,
+    sentences,
+    split,
+)
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.txt"))
@@ -298,3 +305,18 @@ def test_004_traditional_headings():
         "二、以加快形成新質生產力推動示范區高質量發展的理論邏輯"
         " > (一)新質生產力產業主體培育促進示范區內生動力提升",
     ]
+
+
+def test_a_run_in_heading_names_its_section_and_stays_text():
+    text = ("一、总体要求\n（二）工作方针。优先发展，育人为本，改革创新。\n"
+            "把教育摆在优先发展的战略地位。")
+    spans = split(text, size=400, overlap=0)
+    assert [(text[s.start:s.end], s.heading) for s in spans] == [
+        ("（二）工作方针。优先发展，育人为本，改革创新。\n把教育摆在优先发展的战略地位。",
+         "一、总体要求 > （二）工作方针")]
+
+
+def test_a_numbered_sentence_with_a_comma_before_its_stop_is_no_run_in_heading():
+    assert run_in_heading("（一）坚持党的全面领导，坚定维护党中央权威。要求……") is None
+    assert run_in_heading("（一）指导思想") is None  # a heading alone: no text after it
+    assert run_in_heading("（一）指导思想。高举旗帜") == (14, "（一）指导思想")
