@@ -172,11 +172,48 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
         a for a in soup.find_all("article") if a.find_parent("article") is None
     ]
     blocks: list[str] = []
-    for root in roots or [soup.body or soup]:
+    for root in roots or [_main_block(soup.body or soup)]:
         _render_html(root, blocks)
     text = "\n\n".join(blocks)
     title = _html_title(soup) or next((b[2:] for b in blocks if b.startswith("# ")), "")
     return LoadedDocument(source, text, title=title)
+
+
+# A page without <main> or <article> (most government and school sites): the article is
+# the deepest element that holds most of the page's text outside links and leaves out no
+# more than a few lines of it. Menus and link lists are link text; breadcrumbs, dates,
+# 上一篇/下一篇 and footers are short; a title, a date line or a table of contents is
+# not, and stays in.
+_LEFT_OUT = 300  # characters
+_MAIN_SHARE = 0.8  # of the parent's: a short page is not narrowed to one of its paragraphs
+_LINK_TEXT = 80  # characters: longer than any headline
+_OTHER_PAGE = re.compile(r"^[^#]*$")  # a link with a #fragment points into a document
+
+
+def _main_block(root):
+    """The deepest element holding _MAIN_SHARE of its parent's text outside links, whose
+    siblings on the way down hold at most _LEFT_OUT characters of it."""
+    from bs4 import Tag
+
+    def chars(tag) -> int:
+        return len(re.sub(r"\s+", "", tag.get_text()))
+
+    def own_text(tag) -> int:
+        # a menu's or a list's link is a headline to another page; a "link" longer than any
+        # headline is an unclosed <a> that swallowed the article (Word-exported pages), and
+        # one to a #fragment (#_Toc…) is the document's own table of contents
+        links = (chars(a) for a in tag.find_all("a", href=_OTHER_PAGE))
+        return chars(tag) - sum(n for n in links if n <= _LINK_TEXT)
+
+    node, size = root, own_text(root)
+    while size:
+        children = [c for c in node.children if isinstance(c, Tag) and c.name in _HTML_BLOCKS]
+        best = max(children, key=own_text, default=None)
+        kept = own_text(best) if best is not None else 0
+        if kept < _MAIN_SHARE * size or size - kept > _LEFT_OUT or best.name in ("tr", "td"):
+            break
+        node, size = best, kept
+    return node
 
 
 def _html_title(soup) -> str:

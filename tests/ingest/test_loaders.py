@@ -340,3 +340,30 @@ def test_password_protected_pdf(tmp_path):
     out = io.BytesIO()
     writer.write(out)
     assert "password-protected" in load_error(write(tmp_path, "加密.pdf", out.getvalue()))
+
+
+def test_html_article_found_among_a_school_sites_chrome(tmp_path):
+    """A saved government or school page without <main>: menus, a link list, the path,
+    a property line, 上一篇/下一篇 and 打印 around the article are left out; the
+    article's own table of contents (#_Toc links) and a Word export's unclosed <a> kept."""
+    body = "".join(f"<p>第{i}条 各地要加强技能人才培养，完善职业技能等级制度，健全评价体系。</p>"
+                   for i in range(12))
+    links = "".join(f"<li><a href='/Item/{i}.aspx'>每周一学（第{i}期）学习材料</a></li>"
+                    for i in range(8))
+    page = (
+        "<html><body><div class='top'>今天是<a href='/a'>智慧校园</a></div>"
+        f"<div class='left'><h3>推荐阅读</h3><ul>{links}</ul></div>"
+        "<div class='mainBox'><div class='path'>当前位置：<a href='/'>首页</a> &gt; "
+        "<a href='/c'>党政办</a></div><h2 class='title'>每周一学</h2>"
+        "<div class='property'>文章来源：作者：发布时间：2022年10月10日</div>"
+        "<div class='conTxt'><p>关于加强技能人才工作的意见</p>"
+        "<p><a href='http://host/Content.aspx#_Toc1'>一、总体要求……1</a></p>"
+        f"<a href='http://host/x'>{body}</a></div>"
+        "<div>【打印正文】</div><div>上一篇：<a href='/p'>喜迎二十大</a>[ 10-08 ]</div></div>"
+        "</body></html>"
+    )
+    text = load(write(tmp_path, "school.html", page.encode())).text
+    assert text.startswith("关于加强技能人才工作的意见\n\n一、总体要求……1\n\n第0条")
+    assert text.endswith("健全评价体系。")
+    for chrome in ("今天是", "推荐阅读", "当前位置", "文章来源", "打印正文", "上一篇"):
+        assert chrome not in text
