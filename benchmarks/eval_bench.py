@@ -30,6 +30,20 @@ ABLATION = "hybrid, no rerank"
 MARGINS = ("R@1", "MRR@10", "budget_recall")
 
 
+def print_table(questions, runs: dict[str, list[dict]], seconds: dict[str, float]) -> dict:
+    """Metrics down, systems across; returns each system's summary."""
+    rows = {name: summarize(questions, results) for name, results in runs.items()}
+    names = list(rows)
+    labels = [LABELS.get(n, n) for n in names]
+    width = max(len(label) for label in labels) + 2
+    print(f"{'metric':<18}" + "".join(f"{label:>{width}}" for label in labels))
+    for metric, fmt in METRIC_FORMATS:
+        print(f"{metric:<18}" + "".join(f"{fmt.format(rows[n][metric]):>{width}}"
+                                        for n in names))
+    print(f"{'run time (s)':<18}" + "".join(f"{seconds[n]:>{width}.1f}" for n in names))
+    return rows
+
+
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           "(times grow with the load)")
@@ -54,15 +68,8 @@ def main() -> None:
                 seconds[name] = time.perf_counter() - t
         print(f"{BUNDLED_DATASET.name}: {len(questions)} questions, "
               f"total {time.perf_counter() - started:.1f} s\n")
-    rows = {name: summarize(questions, results) for name, results in runs.items()}
+    rows = print_table(questions, runs, seconds)
     names = list(rows)
-    labels = [LABELS.get(n, n) for n in names]
-    width = max(len(label) for label in labels) + 2
-    print(f"{'metric':<18}" + "".join(f"{label:>{width}}" for label in labels))
-    for metric, fmt in METRIC_FORMATS:
-        print(f"{metric:<18}" + "".join(f"{fmt.format(rows[n][metric]):>{width}}"
-                                        for n in names))
-    print(f"{'run time (s)':<18}" + "".join(f"{seconds[n]:>{width}.1f}" for n in names))
     baselines = [n for n in names if n not in ("zhice", ABLATION)]
     print("\nzhice against the best baseline:")
     for metric in MARGINS:
