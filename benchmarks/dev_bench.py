@@ -13,12 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval_bench import print_table
+from eval_bench import print_table, timed_runs
 
 from zhice.assistant.chain import Assistant
 from zhice.eval.baselines import baseline_systems
 from zhice.eval.dataset import load_dataset
-from zhice.eval.run import run_questions
 from zhice.eval.squad import benchmarks_dir
 from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
@@ -40,11 +39,7 @@ def main() -> None:
             systems = {"zhice": assistant, **baseline_systems(assistant)}
             for label, path in HALVES:
                 questions = load_dataset(path)
-                runs, seconds = {}, {}
-                for name, system in systems.items():
-                    t = time.perf_counter()
-                    runs[name] = run_questions(system, questions)
-                    seconds[name] = time.perf_counter() - t
+                runs, seconds = timed_runs(systems, questions)
                 print(f"\n{label}: {path.name}, {len(questions)} questions "
                       f"({sum(q.type == 'unanswerable' for q in questions)} unanswerable)")
                 print_table(questions, runs, seconds)

@@ -30,6 +30,16 @@ ABLATION = "hybrid, no rerank"
 MARGINS = ("R@1", "MRR@10", "budget_recall")
 
 
+def timed_runs(systems: dict, questions) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """Each system's results over the questions, and the seconds each took."""
+    runs, seconds = {}, {}
+    for name, system in systems.items():
+        t = time.perf_counter()
+        runs[name] = run_questions(system, questions)
+        seconds[name] = time.perf_counter() - t
+    return runs, seconds
+
+
 def print_table(questions, runs: dict[str, list[dict]], seconds: dict[str, float]) -> dict:
     """Metrics down, systems across; returns each system's summary."""
     rows = {name: summarize(questions, results) for name, results in runs.items()}
@@ -48,8 +58,6 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           "(times grow with the load)")
     questions = load_dataset(BUNDLED_DATASET)
-    runs: dict[str, list[dict]] = {}
-    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         with ZhiceIndex.open(Path(tmp), create=True) as index:
@@ -62,10 +70,7 @@ def main() -> None:
             systems.update(baseline_systems(assistant))
             print(f"LangChain baseline: {len(systems['langchain'])} chunks of at most 750 "
                   f"characters embedded in {time.perf_counter() - t:.1f} s")
-            for name, system in systems.items():
-                t = time.perf_counter()
-                runs[name] = run_questions(system, questions)
-                seconds[name] = time.perf_counter() - t
+            runs, seconds = timed_runs(systems, questions)
         print(f"{BUNDLED_DATASET.name}: {len(questions)} questions, "
               f"total {time.perf_counter() - started:.1f} s\n")
     rows = print_table(questions, runs, seconds)
