@@ -143,7 +143,10 @@ _HTML_BLOCKS = frozenset(
     "thead tr ul".split()
 )
 _HEADING = re.compile(r"h([1-6])")
-_TITLE_SUFFIX = re.compile(r" - | \| |_")
+_TITLE_SUFFIX = re.compile(r" - | \| |_|--")
+# A document's own first line reads as its title: short, no sentence in it, no colon
+# at its end (a salutation "各市、县（市、区）教育局：" is no title)
+_TITLE_LINE = re.compile(r"[^，,。；;！？!?]{4,60}(?<![：:])")
 
 
 def _is_chrome(tag) -> bool:
@@ -176,6 +179,12 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
         _render_html(root, blocks)
     text = "\n\n".join(blocks)
     title = _html_title(soup) or next((b[2:] for b in blocks if b.startswith("# ")), "")
+    if not roots and blocks:
+        # a site's <title> names its column ("每周一学（…）--学习专栏-某校") as often as the
+        # article: a first line that reads as a title is the document's own
+        first = blocks[0].split("\n")[0].lstrip("# ").strip()
+        if _TITLE_LINE.fullmatch(first):
+            title = first
     return LoadedDocument(source, text, title=title)
 
 

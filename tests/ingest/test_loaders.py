@@ -158,6 +158,8 @@ def test_html_chrome_class_on_a_page_wrapper_keeps_the_content(tmp_path):
     [
         ("国务院关于印发规划的通知_滚动新闻_中国政府网", "国务院关于印发规划的通知"),
         ("规划纲要 | 国家发展改革委", "规划纲要"),
+        ("浙江省教育厅关于深化普通高中课程改革的通知--党政办-某中学",
+         "浙江省教育厅关于深化普通高中课程改革的通知"),
         ("_中国政府网", "_中国政府网"),
         ("2021-2025年规划", "2021-2025年规划"),
     ],
@@ -351,7 +353,8 @@ def test_html_article_found_among_a_school_sites_chrome(tmp_path):
     links = "".join(f"<li><a href='/Item/{i}.aspx'>每周一学（第{i}期）学习材料</a></li>"
                     for i in range(8))
     page = (
-        "<html><body><div class='top'>今天是<a href='/a'>智慧校园</a></div>"
+        "<html><head><title>每周一学（第3期）--学习专栏-某中学</title></head>"
+        "<body><div class='top'>今天是<a href='/a'>智慧校园</a></div>"
         f"<div class='left'><h3>推荐阅读</h3><ul>{links}</ul></div>"
         "<div class='mainBox'><div class='path'>当前位置：<a href='/'>首页</a> &gt; "
         "<a href='/c'>党政办</a></div><h2 class='title'>每周一学</h2>"
@@ -362,8 +365,19 @@ def test_html_article_found_among_a_school_sites_chrome(tmp_path):
         "<div>【打印正文】</div><div>上一篇：<a href='/p'>喜迎二十大</a>[ 10-08 ]</div></div>"
         "</body></html>"
     )
-    text = load(write(tmp_path, "school.html", page.encode())).text
+    doc = load(write(tmp_path, "school.html", page.encode()))
+    assert doc.title == "关于加强技能人才工作的意见"  # the article's, not the column's
+    text = doc.text
     assert text.startswith("关于加强技能人才工作的意见\n\n一、总体要求……1\n\n第0条")
     assert text.endswith("健全评价体系。")
     for chrome in ("今天是", "推荐阅读", "当前位置", "文章来源", "打印正文", "上一篇"):
         assert chrome not in text
+
+
+def test_html_salutation_is_no_title_the_pages_title_stays(tmp_path):
+    body = "".join(f"<p>第{i}条 各地要加强课程改革，完善选课制度，健全评价体系。</p>"
+                   for i in range(5))
+    page = ("<html><head><title>关于深化课程改革的通知--党政办-某中学</title></head><body>"
+            f"<div><a href='/m'>菜单</a></div><div><p>各市、县（市、区）教育局：</p>{body}</div>"
+            "</body></html>")
+    assert load(write(tmp_path, "n.html", page.encode())).title == "关于深化课程改革的通知"
