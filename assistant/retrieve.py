@@ -13,6 +13,9 @@ from .types import Hit
 
 RRF_K = 60  # the constant of Cormack et al.; ranks past ~60 barely count
 
+# A further ranked list: search key and depth -> (chunk id, score), best first.
+RankedSearch = Callable[[str, int], list[tuple[int, float]]]
+
 
 class HybridRetriever:
     """`retrieve(question, k) -> list[Hit]`, best first.
@@ -27,10 +30,15 @@ class HybridRetriever:
     def __init__(self, index: ZhiceIndex, candidates: int = 50,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0,
                  reranker: Callable[[str, list[Hit]], list[Hit]] | None = None,
-                 rerank_depth: int = 20):
+                 rerank_depth: int = 20,
+                 extra: dict[str, tuple[RankedSearch, float]] | None = None):
+        """`extra`: further ranked lists fused beside dense and BM25, by name, each with
+        its weight."""
         self.index = index
         self.candidates = candidates
-        self.weights = {"dense": dense_weight, "bm25": bm25_weight}
+        self.extra = dict(extra or {})
+        self.weights = {"dense": dense_weight, "bm25": bm25_weight,
+                        **{name: weight for name, (_, weight) in self.extra.items()}}
         self.reranker = reranker
         self.rerank_depth = rerank_depth
 
@@ -42,6 +50,7 @@ class HybridRetriever:
         ranked = {
             "dense": self.index.dense_search(key, n) if self.weights["dense"] else [],
             "bm25": self.index.bm25_search(key, n) if self.weights["bm25"] else [],
+            **{name: search(key, n) for name, (search, weight) in self.extra.items() if weight},
         }
         fused: dict[int, float] = {}
         ranks: dict[str, dict[int, tuple[int, float]]] = {}

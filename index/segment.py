@@ -93,3 +93,17 @@ class ChineseSegmenter:
     def segment_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Segment several texts."""
         return [self(text) for text in texts]
+
+
+# Runs of letters, digits and CJK: a bigram never spans punctuation or a space.
+_RUN = re.compile(r"[^\W_]+")
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character bigrams of a search key, for a BM25 that needs no
+    dictionary: the words jieba cuts wrongly (names, new terms) still match. A run of one
+    character is its own token."""
+    tokens = []
+    for run in _RUN.findall(text.lower()):
+        tokens += [run[i:i + 2] for i in range(len(run) - 1)] or [run]
+    return tokens

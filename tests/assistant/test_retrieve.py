@@ -156,6 +156,22 @@ def test_a_zero_weight_skips_that_search():
     assert [name for name, _, _ in lists.calls] == ["dense"]
 
 
+def test_a_further_list_is_fused_by_its_weight_and_gets_the_search_key():
+    lists = RankedLists(dense=[(2, 0.9), (1, 0.8)], bm25=[(1, 9.0), (2, 8.0)])
+    seen = []
+
+    def bigram(key: str, n: int) -> list[tuple[int, float]]:
+        seen.append((key, n))
+        return [(2, 5.0), (3, 4.0)][:n]
+
+    hits = HybridRetriever(lists, extra={"bigram": (bigram, 0.5)}).retrieve("問題", 3)
+    assert [h.id for h in hits] == [2, 1, 3]
+    assert [h.score for h in hits] == [1 / 61 + 1 / 62 + 0.5 / 61, 1 / 62 + 1 / 61, 0.5 / 62]
+    assert seen == [(search_key("問題"), 50)]
+    assert HybridRetriever(lists, extra={"bigram": (bigram, 0.0)}).retrieve("问题", 3)
+    assert len(seen) == 1  # a zero weight skips it
+
+
 def test_both_searches_get_the_search_key_and_max_of_candidates_and_k():
     lists = RankedLists(dense=[(1, 0.9)], bm25=[(1, 9.0)])
     HybridRetriever(lists).retrieve("示範區有２０個？", k=5)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from zhice.index.bm25 import Bm25Index
-from zhice.index.segment import STOPWORDS, ChineseSegmenter
+from zhice.index.segment import STOPWORDS, ChineseSegmenter, char_bigrams
 from zhice.ingest.normalize import search_key
 
 
@@ -105,3 +105,14 @@ def test_simplified_query_finds_traditional_document(seg):
 
 def test_segment_many(seg):
     assert seg.segment_many(["城市转型", "新质生产力"]) == [seg("城市转型"), seg("新质生产力")]
+
+
+def test_char_bigrams_stay_inside_runs_of_letters_digits_and_cjk():
+    assert char_bigrams("新质生产力，AI 5%") == ["新质", "质生", "生产", "产力", "ai", "5"]
+    assert char_bigrams("") == []
+
+
+def test_bigram_bm25_finds_a_name_the_dictionary_does_not_know():
+    bm = Bm25Index(char_bigrams)
+    bm.add([1, 2], [search_key("阿尔伯特码头位于利物浦"), search_key("码头工人在港口工作")])
+    assert [i for i, _ in bm.search(search_key("阿尔伯特码头"), 2)] == [1, 2]
