@@ -22,6 +22,7 @@ from .check import check_answer
 from .errors import BadQuestionError
 from .extractive import NOT_FOUND, ExtractiveAnswerer
 from .followup import needs_context, standalone
+from .params import RetrievalParams
 from .rerank import CoverageReranker
 from .retrieve import HybridRetriever
 from .types import MODES, Answer
@@ -139,7 +140,11 @@ class Assistant:
             answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
             if mode == "llm":
                 generator = LlmAnswerer(model, answerer)
-            retriever_options.setdefault("reranker", CoverageReranker(answerer.passage_scores))
+            params = RetrievalParams.load()
+            retriever_options.setdefault("reranker", CoverageReranker(
+                answerer.passage_scores, params.fused_weight, params.bm25_weight,
+                params.list_bonus, params.rerank_depth))
+            retriever_options.setdefault("rerank_depth", params.rerank_depth)
             retriever = HybridRetriever(index, **retriever_options)
             prepare, finish = build_chain(retriever, generator or answerer, rewriter)
         except BaseException:

@@ -9,3 +9,7 @@ class BadQuestionError(ZhiceError):
 
 class LlmError(ZhiceError):
     """The chat model is not configured, or could not be reached or loaded."""
+
+
+class BadParamsError(ZhiceError):
+    """A fitted-parameter file is missing or malformed."""

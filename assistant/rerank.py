@@ -44,20 +44,25 @@ class CoverageReranker:
 
     def __call__(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         head, tail = list(hits[: self.depth]), list(hits[self.depth :])
+        weights = (1.0, self.fused_weight, self.bm25_weight, self.list_bonus)
+        rescored = [replace(h, score=sum(w * x for w, x in zip(weights, f)))
+                    for h, f in zip(head, self.features(question, head))]
+        rescored.sort(key=lambda h: (-h.score, h.id))
+        return rescored + tail
+
+    def features(self, question: str, head: Sequence[Hit]) -> list[tuple[float, ...]]:
+        """Each candidate's (best-sentence score, fused score relative to the best, BM25
+        score relative to the best, enumerates what is asked): the new score is their
+        sum weighted (1, fused_weight, bm25_weight, list_bonus); eval/fit_retrieval.py
+        fits the weights on these."""
         if not head:
             return []
         top = head[0].score or 1.0
         top_bm25 = max((h.bm25_score or 0.0 for h in head), default=0.0) or 1.0
         lists = _lists(question)
-        scores = self.scorer(question, head)
-        rescored = [
-            replace(h, score=s + self.fused_weight * h.score / top
-                    + self.bm25_weight * (h.bm25_score or 0.0) / top_bm25
-                    + (self.list_bonus if lists and lists(h.chunk.key) else 0.0))
-            for h, s in zip(head, scores)
-        ]
-        rescored.sort(key=lambda h: (-h.score, h.id))
-        return rescored + tail
+        return [(s, h.score / top, (h.bm25_score or 0.0) / top_bm25,
+                 1.0 if lists and lists(h.chunk.key) else 0.0)
+                for h, s in zip(head, self.scorer(question, head))]
 
 
 def _lists(question: str) -> Callable[[str], bool] | None:

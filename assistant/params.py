@@ -1,0 +1,43 @@
+"""The retrieval parameters fitted on tuning data: one data file beside this module,
+`retrieval.json`, written by `python -m zhice.eval.fit_retrieval` with the datasets it
+was fitted on and their SHA-256, and read when an assistant opens.
+
+    params = RetrievalParams.load()
+    CoverageReranker(scorer, params.fused_weight, params.bm25_weight, params.list_bonus)
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+from importlib.resources import files
+from pathlib import Path
+
+from .errors import BadParamsError
+
+PARAMS_FILE = "retrieval.json"
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """What decides a ranking; see CoverageReranker and HybridRetriever for each."""
+
+    fused_weight: float = 0.7
+    bm25_weight: float = 0.3
+    list_bonus: float = 0.1
+    rerank_depth: int = 20
+    bigram_weight: float = 0.0  # the character-bigram BM25 list; 0: not searched
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "RetrievalParams":
+        """The fitted parameters (`path`, else the packaged file)."""
+        source = path or files(__package__).joinpath(PARAMS_FILE)
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+            return cls(**{f.name: data["params"][f.name] for f in fields(cls)})
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BadParamsError(
+                f"{source}: not a retrieval parameter file ({type(e).__name__}: {e}); "
+                "refit it with: python -m zhice.eval.fit_retrieval"
+            ) from e
+
+    def to_dict(self) -> dict:
+        return asdict(self)

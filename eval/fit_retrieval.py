@@ -1,0 +1,122 @@
+"""Fit the re-ranker's weights on tuning data: `python -m zhice.eval.fit_retrieval`.
+
+    python -m zhice.eval.fit_retrieval --set INDEX_DIR=DATASET.jsonl [--set ...] [--write]
+
+For each answerable question of each set, the fused top candidates and their re-ranking
+features (assistant/rerank.py, CoverageReranker.features) are computed once; every
+setting of the grid then re-ranks them. The setting with the best mean MRR@10 over the
+sets (each set counting equally; then R@1; then the earlier in the grid, which starts at
+the values in use) is printed and, with --write, stored in assistant/retrieval.json with
+the SHA-256 of each dataset. Fit on tuning data only: the dev set's tuning half, the
+public set; never on a held-out set (eval/README.md).
+"""
+
+import argparse
+import hashlib
+import itertools
+import json
+from datetime import date
+from pathlib import Path
+
+from zhice.assistant.chain import Assistant
+from zhice.assistant.params import PARAMS_FILE, RetrievalParams
+from zhice.assistant.rerank import CoverageReranker
+from zhice.assistant.retrieve import HybridRetriever
+from zhice.ingest.errors import ZhiceError
+
+from .dataset import UNANSWERABLE, load_dataset
+from .metrics import is_gold
+
+FUSED_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
+BM25_WEIGHTS = (0.0, 0.1, 0.3, 0.5, 0.8)
+LIST_BONUSES = (0.0, 0.1, 0.2)
+RANKED = 10  # MRR@10
+
+
+def candidates(directory: Path, dataset: Path, depth: int) -> list[list[tuple[tuple, bool]]]:
+    """Per answerable question: (features, is gold) of each fused candidate, in fused order."""
+    questions = [q for q in load_dataset(dataset) if q.type != UNANSWERABLE]
+    out = []
+    with Assistant.open(directory) as assistant:
+        fused = HybridRetriever(assistant.index, reranker=None)
+        rerank = CoverageReranker(assistant.answerer.passage_scores, depth=depth)
+        for q in questions:
+            head = fused.retrieve(q.question, depth)
+            gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
+            out.append(list(zip(rerank.features(q.question, head), gold)))
+    return out
+
+
+def score(sets: list[list[list[tuple[tuple, bool]]]], weights: tuple) -> tuple[float, float]:
+    """Mean over sets of (MRR@10, R@1) with these weights (fused, bm25, list)."""
+    w = (1.0, *weights)
+    mrr, r1 = [], []
+    for questions in sets:
+        rr = []
+        for cands in questions:
+            # ties keep fused order, as the re-ranker's sort by (score, id) nearly does
+            order = sorted(range(len(cands)),
+                           key=lambda i: -sum(a * b for a, b in zip(w, cands[i][0])))
+            rank = next((r for r, i in enumerate(order[:RANKED], 1) if cands[i][1]), None)
+            rr.append(1 / rank if rank else 0.0)
+        mrr.append(sum(rr) / max(len(rr), 1))
+        r1.append(sum(x == 1.0 for x in rr) / max(len(rr), 1))
+    return sum(mrr) / len(mrr), sum(r1) / len(r1)
+
+
+def fit(sets, current: RetrievalParams) -> list[tuple[tuple[float, float], tuple]]:
+    """Every setting of the grid with its score, best first (the current one first on ties)."""
+    grid = [(current.fused_weight, current.bm25_weight, current.list_bonus)]
+    grid += [g for g in itertools.product(FUSED_WEIGHTS, BM25_WEIGHTS, LIST_BONUSES)
+             if g != grid[0]]
+    scored = [(score(sets, g), g) for g in grid]
+    return sorted(scored, key=lambda item: (-item[0][0], -item[0][1]))  # stable: grid order
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m zhice.eval.fit_retrieval",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--set", action="append", required=True, metavar="INDEX=DATASET",
+                        help="an index folder and a tuning dataset on it (repeatable)")
+    parser.add_argument("--write", action="store_true",
+                        help=f"store the best setting in assistant/{PARAMS_FILE}")
+    args = parser.parse_args(argv)
+    current = RetrievalParams.load()
+    pairs = []
+    for item in args.set:
+        directory, sep, dataset = item.partition("=")
+        if not sep or not directory or not dataset:
+            parser.error(f"--set needs INDEX_DIR=DATASET.jsonl; got {item!r}")
+        pairs.append((Path(directory), Path(dataset)))
+    try:
+        sets = [candidates(d, f, current.rerank_depth) for d, f in pairs]
+    except ZhiceError as e:
+        print(f"fit_retrieval: {e}")
+        return 2
+    ranked = fit(sets, current)
+    (mrr, r1), best = ranked[0]
+    now = next(s for s, g in ranked
+               if g == (current.fused_weight, current.bm25_weight, current.list_bonus))
+    print(f"{sum(len(s) for s in sets)} answerable questions in {len(sets)} sets")
+    print("fused  bm25  list    MRR@10    R@1")
+    for (m, r), g in ranked[:8]:
+        print(f"{g[0]:>5} {g[1]:>5} {g[2]:>5}    {m:.3f}   {r:.3f}")
+    print(f"in use: {current.fused_weight} {current.bm25_weight} {current.list_bonus}: "
+          f"MRR@10 {now[0]:.3f}, R@1 {now[1]:.3f}; best: MRR@10 {mrr:.3f}, R@1 {r1:.3f}")
+    if args.write:
+        params = {**current.to_dict(), "fused_weight": best[0], "bm25_weight": best[1],
+                  "list_bonus": best[2]}
+        fitted_on = [{"dataset": f.name, "index": str(d), "answerable": len(s),
+                      "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
+                     for (d, f), s in zip(pairs, sets)]
+        path = Path(__file__).parents[1] / "assistant" / PARAMS_FILE
+        path.write_text(json.dumps({
+            "about": "Retrieval parameters fitted by python -m zhice.eval.fit_retrieval "
+                     f"on {date.today()}; refit with the same command (eval/README.md).",
+            "fitted_on": fitted_on, "params": params}, ensure_ascii=False, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Fitting the re-ranker's weights: exact scores on hand-made candidates, the written file."""
+
+import json
+
+import pytest
+
+from zhice.assistant.params import RetrievalParams
+from zhice.eval import fit_retrieval
+from zhice.eval.fit_retrieval import fit, score
+
+# one set, two questions; features are (sentence score, fused, bm25, list)
+GOLD_BY_BM25 = [((0.5, 1.0, 0.2, 0.0), False), ((0.4, 0.9, 1.0, 0.0), True)]
+GOLD_BY_SENTENCE = [((0.9, 0.5, 0.1, 0.0), True), ((0.3, 1.0, 0.9, 0.0), False)]
+
+
+def test_score_is_mean_mrr_and_r1_of_the_reranked_candidates():
+    sets = [[GOLD_BY_BM25, GOLD_BY_SENTENCE]]
+    assert score(sets, (0.0, 0.0, 0.0)) == (0.75, 0.5)  # sentence score alone
+    assert score(sets, (0.0, 0.5, 0.0)) == (1.0, 1.0)   # the BM25 term lifts the first
+    assert score(sets, (0.0, 2.0, 0.0)) == (0.75, 0.5)  # too much of it sinks the second
+
+
+def test_sets_count_equally_whatever_their_size():
+    assert score([[GOLD_BY_BM25] * 9, [GOLD_BY_SENTENCE]], (0.0, 0.0, 0.0)) == (0.75, 0.5)
+
+
+def test_fit_puts_the_best_first_and_the_setting_in_use_first_among_equals():
+    current = RetrievalParams(fused_weight=0.7, bm25_weight=0.3, list_bonus=0.1)
+    ranked = fit([[GOLD_BY_BM25, GOLD_BY_SENTENCE]], current)
+    assert ranked[0][0] == (1.0, 1.0)
+    assert ranked[0][1] == (0.7, 0.3, 0.1)  # scores 1.0 too: kept rather than changed
+
+
+def test_a_malformed_set_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        fit_retrieval.main(["--set", "no-equals-sign"])
+    assert info.value.code == 2
+    assert "--set needs INDEX_DIR=DATASET.jsonl" in capsys.readouterr().err
+
+
+def test_the_packaged_parameters_load_and_say_how_to_refit():
+    data = json.loads((fit_retrieval.Path(fit_retrieval.__file__).parents[1] / "assistant"
+                       / "retrieval.json").read_text(encoding="utf-8"))
+    assert "fit_retrieval" in data["about"]
+    assert RetrievalParams.load().to_dict() == data["params"]
+
+
+def test_a_damaged_parameter_file_is_one_clear_error(tmp_path):
+    from zhice.assistant.errors import BadParamsError
+
+    bad = tmp_path / "retrieval.json"
+    bad.write_text('{"params": {"fused_weight": 0.7}}', encoding="utf-8")
+    with pytest.raises(BadParamsError, match="refit it with: python -m zhice.eval.fit_retrieval"):
+        RetrievalParams.load(bad)
