@@ -22,7 +22,7 @@ _HEADINGS = (
 _MAX_HEADING = 40  # longer lines that start like a heading are body text ("（一）坚持…，…。")
 # A short line with no sentence punctuation between paragraphs is a subheading of news
 # and web articles ("向韶关学什么"); it sits below every numbered level.
-_SHORT_HEADING = re.compile(r"^[^，,。！？；;!?：:“”\"]{2,24}$")
+_SHORT_HEADING = re.compile(r"^[^，,。！？；;!?：:“”\"|]{2,24}$")  # "|": a table row is text
 _IMPLICIT_LEVEL = 20
 # "第三条 为了……" is an article: its label heads its own paragraph only.
 _ARTICLE = re.compile(r"^(第[一二三四五六七八九十百零\d]+条)\s*")

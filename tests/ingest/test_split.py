@@ -320,3 +320,10 @@ def test_a_numbered_sentence_with_a_comma_before_its_stop_is_no_run_in_heading()
     assert run_in_heading("（一）坚持党的全面领导，坚定维护党中央权威。要求……") is None
     assert run_in_heading("（一）指导思想") is None  # a heading alone: no text after it
     assert run_in_heading("（一）指导思想。高举旗帜") == (14, "（一）指导思想")
+
+
+def test_a_table_row_is_text_under_the_tables_caption():
+    text = "核心指标\n指标 | 2020年 | 2025年\n城乡教育共同体数量（个） | 102 | 120"
+    (span,) = split(text, size=400, overlap=0)
+    assert (text[span.start:span.end], span.heading) == (
+        "指标 | 2020年 | 2025年\n城乡教育共同体数量（个） | 102 | 120", "核心指标")

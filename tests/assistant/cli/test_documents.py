@@ -26,7 +26,8 @@ SUMMARY = re.compile(
 TITLES = {
     "a.txt": policy_text(1).split("\n")[0],
     "b.md": "关于产业转型的意见",
-    "d.html": "城市更新",
+    # a page without <main>: its first line reads as a title, the <title> names the site
+    "d.html": policy_text(4).split("\n")[0],
     "sub/c.txt": policy_text(3).split("\n")[0],
 }
 
@@ -271,7 +272,7 @@ def test_list_shows_documents_and_chunk_counts(capsys, docs: Path, idx: Path) ->
     assert out == (
         f"a.txt      {n['a.txt']:>5} chunks  {TITLES['a.txt']}\n"
         f"b.md       {n['b.md']:>5} chunks  关于产业转型的意见\n"
-        f"d.html     {n['d.html']:>5} chunks  城市更新\n"
+        f"d.html     {n['d.html']:>5} chunks  {TITLES['d.html']}\n"
         f"sub/c.txt  {n['sub/c.txt']:>5} chunks  {TITLES['sub/c.txt']}\n"
         f"4 documents, {sum(n.values())} chunks\n"
     )
@@ -365,7 +366,7 @@ def test_remove_then_list(capsys, docs: Path, idx: Path) -> None:
     code, out, _ = run(capsys, "list", "--index", idx)
     assert out == (
         f"b.md    {n['b.md']:>5} chunks  关于产业转型的意见\n"
-        f"d.html  {n['d.html']:>5} chunks  城市更新\n"
+        f"d.html  {n['d.html']:>5} chunks  {TITLES['d.html']}\n"
         f"2 documents, {sum(n.values())} chunks\n"
     )
     assert len(assert_consistent(idx)) == sum(n.values())
