@@ -88,23 +88,32 @@ def heading_level(line: str) -> tuple[int, str] | None:
 
 
 def sentences(text: str) -> list[Sentence]:
-    """Every sentence of the cleaned text, with its heading path. Heading lines are
-    context, not sentences."""
+    """Every sentence of the cleaned text, with its heading path. Numbered and Markdown
+    heading lines are context, not sentences."""
     out: list[Sentence] = []
     stack: list[tuple[int, str]] = []
     pos = 0
-    for number, line in enumerate(text.split("\n")):
+    lines = text.split("\n")
+    found_at = [run_in_heading(ln.strip()) or heading_level(ln.strip()) if ln.strip() else None
+                for ln in lines]
+    for number, line in enumerate(lines):
         start, pos = pos, pos + len(line) + 1
         if not line.strip():
             continue
         run_in = run_in_heading(line.strip())
-        found = run_in or heading_level(line.strip())
+        found = found_at[number]
+        if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(found_at, lines, number):
+            found = None  # a title block, a date or signature line: text, not a heading
         if found:
             level, label = found
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, label))
-            if not run_in:
+            # A numbered or Markdown heading is context only. A short unnumbered line is
+            # a subheading as often as it is text that stands alone: a signature, a date
+            # line, "（征求意见稿）". It heads what follows and stays text, so an answer
+            # in it can be found and cited.
+            if not run_in and level != _IMPLICIT_LEVEL:
                 continue
         path = " > ".join(label for _, label in stack)
         article = _ARTICLE.match(line)
@@ -113,6 +122,16 @@ def sentences(text: str) -> list[Sentence]:
         for s, e in sentence_spans(line):
             out.append(Sentence(start + s, start + e, path, number))
     return out
+
+
+def _heads_body(found_at: list, lines: list[str], number: int) -> bool:
+    """Whether the next non-empty line after `number` is body text, which a short line
+    above it would head; a run of short lines (a title block, 发文机关 and 成文日期,
+    目录) heads nothing."""
+    for nxt in range(number + 1, len(lines)):
+        if lines[nxt].strip():
+            return found_at[nxt] is None or found_at[nxt] == run_in_heading(lines[nxt].strip())
+    return False
 
 
 def sentence_spans(line: str) -> list[tuple[int, int]]:

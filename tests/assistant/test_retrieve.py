@@ -19,23 +19,25 @@ from zhice.ingest.types import Chunk
 
 PORT = "寧波舟山港貨物吞吐量連續多年位居全球第一，集裝箱航線覆蓋兩百多個國家。"
 ELDERLY = "社区养老服务网络覆盖全部城市街道，每个街道至少建成一所综合养老服务中心。"
-# One short paragraph under a heading line each: one chunk a file. copy_b.txt repeats
-# copy_a.txt exactly, and hk.txt is in traditional script.
+# One short paragraph under a Markdown heading each (context, not text): one chunk a
+# file. copy_b.txt repeats copy_a.txt exactly, and hk.txt is in traditional script.
 CORPUS = {
-    "zones.txt": "产业转型升级示范区\n\n国家先后设立了20个产业转型升级示范区。"
+    "zones.txt": "# 产业转型升级示范区\n\n国家先后设立了20个产业转型升级示范区。"
     "首批示范区包括株洲、湘潭、衡阳和宜宾等城市。",
-    "heritage.txt": "工业遗产保护\n\n我国目前登记在名录中的国家级工业遗产数总计648处。"
+    "heritage.txt": "# 工业遗产保护\n\n我国目前登记在名录中的国家级工业遗产数总计648处。"
     "老厂房经过改造成为文化创意园区。",
-    "energy.txt": "新能源产业\n\n宜宾培育了产值千亿的动力电池产业群，电池产量占全国的比重达到15%。",
-    "water.txt": "水资源管理\n\n黄河流域实行最严格的水资源管理制度，"
+    "energy.txt": "# 新能源产业\n\n宜宾培育了产值千亿的动力电池产业群，"
+    "电池产量占全国的比重达到15%。",
+    "water.txt": "# 水资源管理\n\n黄河流域实行最严格的水资源管理制度，"
     "用水总量控制在每年370亿立方米以内。",
-    "forest.txt": "森林覆盖\n\n全省森林覆盖率提高到百分之四十二，新增造林面积三百万亩。",
-    "rail.txt": "铁路建设\n\n高速铁路运营里程达到四万五千公里，覆盖百分之九十五的百万人口城市。",
-    "grain.txt": "粮食安全\n\n全国粮食总产量连续九年稳定在一万三千亿斤以上，"
+    "forest.txt": "# 森林覆盖\n\n全省森林覆盖率提高到百分之四十二，新增造林面积三百万亩。",
+    "rail.txt": "# 铁路建设\n\n高速铁路运营里程达到四万五千公里，覆盖百分之九十五的百万人口城市。",
+    "grain.txt": "# 粮食安全\n\n全国粮食总产量连续九年稳定在一万三千亿斤以上，"
     "耕地保有量不低于十八亿亩。",
-    "school.txt": "义务教育\n\n九年义务教育巩固率达到百分之九十五点七，乡村学校办学条件明显改善。",
-    "health.txt": "医疗卫生\n\n每千人口执业医师数达到三点二人，县级医院综合能力持续提升。",
-    "hk.txt": "港口航運\n\n" + PORT,
+    "school.txt": "# 义务教育\n\n九年义务教育巩固率达到百分之九十五点七，"
+    "乡村学校办学条件明显改善。",
+    "health.txt": "# 医疗卫生\n\n每千人口执业医师数达到三点二人，县级医院综合能力持续提升。",
+    "hk.txt": "# 港口航運\n\n" + PORT,
     "copy_a.txt": ELDERLY,
     "copy_b.txt": ELDERLY,
 }
@@ -340,12 +342,12 @@ def test_zhice_retriever_returns_documents_with_their_citation_metadata(fused):
         "source": "energy.txt",
         "title": "新能源产业",
         "heading": "新能源产业",
-        "start": 7,
-        "end": 41,
+        "start": 9,  # after "# 新能源产业\n\n"
+        "end": 43,
         "page": None,
         "score": 1 / 61 + 1 / 61,
     }
-    assert CORPUS["energy.txt"][7:41] == top.page_content
+    assert CORPUS["energy.txt"][9:43] == top.page_content
 
 
 def test_zhice_retriever_k_defaults_to_five(fused):

@@ -563,14 +563,15 @@ def test_updating_the_original_promotes_its_duplicates(idx_dir: Path) -> None:
 
 
 def test_shared_chunks_between_different_files(idx_dir: Path) -> None:
-    # b repeats a's title and first two paragraphs, then goes on differently
+    # b repeats a's title and first three paragraphs (the marker's in the second), then
+    # goes on differently: its first two chunks are a's
     a = policy_text(16, paragraphs=4, marker=MARKER)
-    b = "\n".join(a.split("\n")[:3] + policy_text(17, 2).split("\n")[1:])
+    b = "\n".join(a.split("\n")[:4] + policy_text(17, 2).split("\n")[1:])
     with new_index(idx_dir) as index:
         add_text(index, "a.txt", a)
         result = add_text(index, "b.txt", b)
         n_b = len(chunked("b.txt", b).chunks)
-        assert (result.chunks, result.duplicates) == (n_b - 1, 1)  # the first chunk is shared
+        assert (result.chunks, result.duplicates) == (n_b - 2, 2)  # two chunks are shared
         assert bm25_sources(index, MARKER) == ["a.txt"]  # b's copy is not indexed twice
         index.remove("a.txt")
         assert [(f.source, f.chunks, f.duplicates) for f in index.files()] == [("b.txt", n_b, 0)]

@@ -287,6 +287,7 @@ def test_002_box_heading_path():
 def test_000_markdown_heading_paths():
     paths = [span.heading for span in split(cleaned_text("000_1f01759c0709e46e.txt"))]
     assert list(dict.fromkeys(paths)) == [
+        "",  # 智库圆桌(第57期·总266期): a line above the title, text that heads nothing
         "振兴老工业基地积聚新动能",
         "振兴老工业基地积聚新动能 > 重视老工业基地发展潜力韧性",
         "振兴老工业基地积聚新动能 > 产业转型升级示范区探索新路",
@@ -325,5 +326,19 @@ def test_a_numbered_sentence_with_a_comma_before_its_stop_is_no_run_in_heading()
 def test_a_table_row_is_text_under_the_tables_caption():
     text = "核心指标\n指标 | 2020年 | 2025年\n城乡教育共同体数量（个） | 102 | 120"
     (span,) = split(text, size=400, overlap=0)
-    assert (text[span.start:span.end], span.heading) == (
-        "指标 | 2020年 | 2025年\n城乡教育共同体数量（个） | 102 | 120", "核心指标")
+    assert (text[span.start:span.end], span.heading) == (text, "核心指标")
+
+
+def test_a_short_line_heads_the_body_below_it_and_stays_text():
+    text = "向韶关学什么\n韶关是老工业城市。它在转型。"
+    (span,) = split(text, size=400, overlap=0)
+    assert (text[span.start:span.end], span.heading) == (text, "向韶关学什么")
+
+
+def test_a_title_block_and_a_signature_head_nothing():
+    text = ("关于深化课程改革的通知\n（征求意见稿）\n2021年3月2日\n一、总体要求\n"
+            "各地要深化改革。\n浙江省教育厅\n二○一二年六月十二日")
+    spans = split(text, size=400, overlap=0)
+    assert [(text[s.start:s.end], s.heading) for s in spans] == [
+        ("关于深化课程改革的通知\n（征求意见稿）\n2021年3月2日", ""),
+        ("各地要深化改革。\n浙江省教育厅\n二○一二年六月十二日", "一、总体要求")]

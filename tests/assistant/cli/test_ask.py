@@ -57,10 +57,10 @@ def test_the_answer_with_markers_then_the_numbered_sources(capsys, index_dir):
         "\n"
         "来源：\n"
         "[1] 新能源产业 > 新能源产业\n"
-        "    energy.txt:7-41\n"
+        "    energy.txt:9-43\n"
         f"    【{ENERGY}】\n"
     )
-    assert DOCS["energy.txt"][7:41] == ENERGY
+    assert DOCS["energy.txt"][9:43] == ENERGY
 
 
 def test_two_sources_are_numbered_in_answer_order(capsys, index_dir):
@@ -74,7 +74,7 @@ def test_two_sources_are_numbered_in_answer_order(capsys, index_dir):
         f"    {GOAL_AT}\n"
         f"    【{GOAL}】\n"
         "[2] 产业转型升级示范区 > 产业转型升级示范区\n"
-        "    zones.txt:11-53\n"
+        "    zones.txt:13-55\n"
         "    国家先后设立了20个产业转型升级示范区。"
         "【首批示范区包括株洲、湘潭、衡阳和宜宾等城市。】\n"
     )
@@ -122,7 +122,7 @@ def test_json_prints_one_result_object_the_chain_made(capsys, index_dir):
         (2, "zones.txt", "产业转型升级示范区"),
     ]
     assert result["citations"][1]["text"] == ZONES
-    assert (result["citations"][1]["start"], result["citations"][1]["end"]) == (11, 53)
+    assert (result["citations"][1]["start"], result["citations"][1]["end"]) == (13, 55)
     assert len(result["retrieved"]) == 10
     assert isinstance(result["latency_ms"], float)
     with Assistant.open(index_dir) as assistant:
