@@ -24,7 +24,6 @@ class RetrievalParams:
     bm25_weight: float = 0.3
     list_bonus: float = 0.1
     rerank_depth: int = 20
-    bigram_weight: float = 0.0  # the character-bigram BM25 list; 0: not searched
 
     @classmethod
     def load(cls, path: Path | None = None) -> "RetrievalParams":

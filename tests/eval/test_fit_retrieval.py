@@ -6,7 +6,7 @@ import pytest
 
 from zhice.assistant.params import RetrievalParams
 from zhice.eval import fit_retrieval
-from zhice.eval.fit_retrieval import fit, score
+from zhice.eval.fit_retrieval import fit, mean, score
 
 # one set, two questions; features are (sentence score, fused, bm25, list)
 GOLD_BY_BM25 = [((0.5, 1.0, 0.2, 0.0), False), ((0.4, 0.9, 1.0, 0.0), True)]
@@ -15,20 +15,35 @@ GOLD_BY_SENTENCE = [((0.9, 0.5, 0.1, 0.0), True), ((0.3, 1.0, 0.9, 0.0), False)]
 
 def test_score_is_mean_mrr_and_r1_of_the_reranked_candidates():
     sets = [[GOLD_BY_BM25, GOLD_BY_SENTENCE]]
-    assert score(sets, (0.0, 0.0, 0.0)) == (0.75, 0.5)  # sentence score alone
-    assert score(sets, (0.0, 0.5, 0.0)) == (1.0, 1.0)   # the BM25 term lifts the first
-    assert score(sets, (0.0, 2.0, 0.0)) == (0.75, 0.5)  # too much of it sinks the second
+    assert score(sets, (0.0, 0.0, 0.0)) == [(0.75, 0.5)]  # sentence score alone
+    assert score(sets, (0.0, 0.5, 0.0)) == [(1.0, 1.0)]   # the BM25 term lifts the first
+    assert score(sets, (0.0, 2.0, 0.0)) == [(0.75, 0.5)]  # too much of it sinks the second
 
 
 def test_sets_count_equally_whatever_their_size():
-    assert score([[GOLD_BY_BM25] * 9, [GOLD_BY_SENTENCE]], (0.0, 0.0, 0.0)) == (0.75, 0.5)
+    per_set = score([[GOLD_BY_BM25] * 9, [GOLD_BY_SENTENCE]], (0.0, 0.0, 0.0))
+    assert per_set == [(0.5, 0.0), (1.0, 1.0)] and mean(per_set) == (0.75, 0.5)
 
 
 def test_fit_puts_the_best_first_and_the_setting_in_use_first_among_equals():
     current = RetrievalParams(fused_weight=0.7, bm25_weight=0.3, list_bonus=0.1)
     ranked = fit([[GOLD_BY_BM25, GOLD_BY_SENTENCE]], current)
-    assert ranked[0][0] == (1.0, 1.0)
+    assert ranked[0][0] == [(1.0, 1.0)]
     assert ranked[0][1] == (0.7, 0.3, 0.1)  # scores 1.0 too: kept rather than changed
+
+
+def test_fit_prefers_no_set_worse_over_a_better_mean_that_trades_one_set_away():
+    # set one: the gold passage first while the BM25 weight stays below 0.3; set two:
+    # third without BM25, first once its weight passes 0.45
+    one = [[((0.9, 0.0, 0.0, 0.0), True), ((0.6, 0.0, 1.0, 0.0), False)]] * 3
+    two = [[((0.3, 0.0, 1.0, 0.0), True), ((0.75, 0.0, 0.0, 0.0), False),
+            ((0.7, 0.0, 0.0, 0.0), False)]] * 9
+    current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
+    ranked = fit([one, two], current)
+    trade = next(per_set for per_set, g in ranked if g == (0.0, 0.5, 0.0))
+    assert [m for m, _ in trade] == [0.5, 1.0]  # mean 0.75, above the current's 0.667
+    assert [m for m, _ in ranked[0][0]] == [1.0, pytest.approx(1 / 3)]
+    assert ranked[0][1] == (0.0, 0.0, 0.0)  # no setting lifts set two without losing one
 
 
 def test_a_malformed_set_is_a_usage_error(capsys):
