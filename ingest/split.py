@@ -94,15 +94,13 @@ def sentences(text: str) -> list[Sentence]:
     stack: list[tuple[int, str]] = []
     pos = 0
     lines = text.split("\n")
-    found_at = [run_in_heading(ln.strip()) or heading_level(ln.strip()) if ln.strip() else None
-                for ln in lines]
+    headings = [_heading_of(line.strip()) for line in lines]
     for number, line in enumerate(lines):
         start, pos = pos, pos + len(line) + 1
         if not line.strip():
             continue
-        run_in = run_in_heading(line.strip())
-        found = found_at[number]
-        if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(found_at, lines, number):
+        found, run_in = headings[number]
+        if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(headings, lines, number):
             found = None  # a title block, a date or signature line: text, not a heading
         if found:
             level, label = found
@@ -124,13 +122,23 @@ def sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _heads_body(found_at: list, lines: list[str], number: int) -> bool:
+def _heading_of(line: str) -> tuple[tuple[int, str] | None, bool]:
+    """A stripped line's (level, label) if it is a heading, else None; and whether it is
+    a run-in heading (which is text as well)."""
+    if not line:
+        return None, False
+    run_in = run_in_heading(line)
+    return (run_in, True) if run_in else (heading_level(line), False)
+
+
+def _heads_body(headings: list, lines: list[str], number: int) -> bool:
     """Whether the next non-empty line after `number` is body text, which a short line
     above it would head; a run of short lines (a title block, 发文机关 and 成文日期,
     目录) heads nothing."""
     for nxt in range(number + 1, len(lines)):
         if lines[nxt].strip():
-            return found_at[nxt] is None or found_at[nxt] == run_in_heading(lines[nxt].strip())
+            found, run_in = headings[nxt]
+            return found is None or run_in
     return False
 
 
