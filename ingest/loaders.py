@@ -204,25 +204,45 @@ def _main_block(root):
     siblings on the way down hold at most _LEFT_OUT characters of it."""
     from bs4 import Tag
 
-    def chars(tag) -> int:
-        return len(re.sub(r"\s+", "", tag.get_text()))
-
-    def own_text(tag) -> int:
-        # a menu's or a list's link is a headline to another page; a "link" longer than any
-        # headline is an unclosed <a> that swallowed the article (Word-exported pages), and
-        # one to a #fragment (#_Toc…) is the document's own table of contents
-        links = (chars(a) for a in tag.find_all("a", href=_OTHER_PAGE))
-        return chars(tag) - sum(n for n in links if n <= _LINK_TEXT)
-
-    node, size = root, own_text(root)
+    own = _text_outside_links(root)
+    node, size = root, own.get(id(root), 0)
     while size:
         children = [c for c in node.children if isinstance(c, Tag) and c.name in _HTML_BLOCKS]
-        best = max(children, key=own_text, default=None)
-        kept = own_text(best) if best is not None else 0
+        best = max(children, key=lambda c: own.get(id(c), 0), default=None)
+        kept = own.get(id(best), 0)
         if kept < _MAIN_SHARE * size or size - kept > _LEFT_OUT or best.name in ("tr", "td"):
             break
         node, size = best, kept
     return node
+
+
+def _text_outside_links(root) -> dict[int, int]:
+    """id(element) -> its non-space characters outside links, for every element under
+    root, in one iterative pass, linear in the page's size. A menu's or a
+    list's link is a headline to another page; a "link" longer than any headline is an
+    unclosed <a> that swallowed the article (Word-exported pages), and one to a #fragment
+    (#_Toc…) is the document's own table of contents: both count as text."""
+    from bs4 import NavigableString, Tag
+    from bs4.element import PreformattedString
+
+    text: dict[int, int] = {}
+    links: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if isinstance(c, Tag))
+            continue
+        total = sum(len(_SPACE.sub("", str(c))) for c in node.children
+                    if isinstance(c, NavigableString) and not isinstance(c, PreformattedString))
+        total += sum(text[id(c)] for c in node.children if isinstance(c, Tag))
+        linked = sum(links[id(c)] for c in node.children if isinstance(c, Tag))
+        if (node.name == "a" and _OTHER_PAGE.match(node.get("href") or "#")
+                and total <= _LINK_TEXT):
+            linked = total
+        text[id(node)], links[id(node)] = total, linked
+    return {key: text[key] - links[key] for key in text}
 
 
 def _html_title(soup) -> str:
