@@ -35,12 +35,12 @@ DATA = Path(__file__).resolve().parents[1] / "eval" / "data"
 METRICS = ("R@1", "R@5", "MRR@10", "budget_recall")
 
 
-def memory_bm25(index: ZhiceIndex, text_of) -> Bm25Index:
-    """A BM25 over every stored chunk, tokens from `text_of(chunk)`."""
+def memory_bm25(index: ZhiceIndex, tokens_of) -> Bm25Index:
+    """A BM25 over every stored chunk, its tokens `tokens_of(chunk)`."""
     ids = index.store.chunk_ids().tolist()
     chunks = index.chunks(ids)
     bm = Bm25Index(char_bigrams)
-    bm.add_tokens(ids, [text_of(chunks[i].chunk) for i in ids])
+    bm.add_tokens(ids, [tokens_of(chunks[i].chunk) for i in ids])
     return bm
 
 

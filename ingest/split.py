@@ -100,7 +100,7 @@ def sentences(text: str) -> list[Sentence]:
         if not line.strip():
             continue
         found, run_in = headings[number]
-        if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(headings, lines, number):
+        if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(headings, number):
             found = None  # a title block, a date or signature line: text, not a heading
         if found:
             level, label = found
@@ -122,22 +122,23 @@ def sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _heading_of(line: str) -> tuple[tuple[int, str] | None, bool]:
-    """A stripped line's (level, label) if it is a heading, else None; and whether it is
-    a run-in heading (which is text as well)."""
+def _heading_of(line: str) -> tuple[tuple[int, str] | None, bool] | None:
+    """A stripped line's (level, label) if it is a heading, else None, and whether it is
+    a run-in heading (which is text as well); None for an empty line."""
     if not line:
-        return None, False
+        return None
     run_in = run_in_heading(line)
     return (run_in, True) if run_in else (heading_level(line), False)
 
 
-def _heads_body(headings: list, lines: list[str], number: int) -> bool:
+def _heads_body(headings: list, number: int) -> bool:
     """Whether the next non-empty line after `number` is body text, which a short line
     above it would head; a run of short lines (a title block, 发文机关 and 成文日期,
     目录) heads nothing."""
-    for nxt in range(number + 1, len(lines)):
-        if lines[nxt].strip():
-            found, run_in = headings[nxt]
+    for nxt in range(number + 1, len(headings)):  # stops at the next line: no slice copy
+        heading = headings[nxt]
+        if heading is not None:
+            found, run_in = heading
             return found is None or run_in
     return False
 
