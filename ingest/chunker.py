@@ -1,15 +1,16 @@
 """A loaded document to chunks: clean, fold repeats, split, key. The entry point of ingest/."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .clean import clean, drop_lines
 from .dedup import near_duplicate_paragraphs
 from .normalize import search_key
-from .split import heading_level, split
+from .split import Span, heading_level, opening, split
 from .types import Chunk, LoadedDocument
 
 _TITLE_MAX = 60
+_WS = re.compile(r"\s+")
 # A sentence longer than this is cut at a comma: 600 at the default size of 400, and
 # half as much again as a larger size, so any size the CLI accepts (up to 4000) works.
 _MAX_SIZE = 600
@@ -56,6 +57,18 @@ def derive_title(cleaned: str, fallback: str) -> str:
     return fallback
 
 
+def _card(loaded: str, cleaned, units: list) -> Span | None:
+    """The opening sentences as one span, up to the first place where cleaning dropped
+    lines (a table of contents): a citation's span must hold just its text."""
+    end = None
+    for unit in units:
+        start, stop = cleaned.source_span(units[0].start, unit.end)
+        if _WS.sub("", loaded[start:stop]) != _WS.sub("", cleaned.text[units[0].start:unit.end]):
+            break
+        end = unit.end
+    return Span(units[0].start, end, "") if end else None
+
+
 def chunk_document(doc: LoadedDocument, size: int = 400, overlap: int = 80) -> ChunkedDocument:
     """Clean, fold repeated paragraphs, split and key a loaded document; every offset
     points into `doc.text`.
@@ -79,7 +92,16 @@ def chunk_document(doc: LoadedDocument, size: int = 400, overlap: int = 80) -> C
     cleaned = drop_lines(cleaned, [f.duplicate for f in folds])
     chunks = []
     max_size = max(_MAX_SIZE, size * 3 // 2)
-    for ordinal, span in enumerate(split(cleaned.text, size, overlap, max_size)):
+    spans = split(cleaned.text, size, overlap, max_size)
+    card = _card(doc.text, cleaned, opening(cleaned.text, size))
+    if card and not any(s.start <= card.start and card.end <= s.end for s in spans):
+        # The document card: the opening as one passage under the title, so "这份文件是
+        # 哪个部门、什么时候印发的" finds title block, 文号 and date together even where
+        # splitting parted them. Chunks inside it would only repeat it.
+        spans = [replace(card, heading=title)] + [
+            s for s in spans if not (card.start <= s.start and s.end <= card.end)
+        ]
+    for ordinal, span in enumerate(spans):
         text = cleaned.text[span.start : span.end]
         start, end = cleaned.source_span(span.start, span.end)
         chunks.append(

@@ -176,7 +176,8 @@ def split(text: str, size: int = 400, overlap: int = 80, max_size: int = 600) ->
     of the previous one up to `overlap` characters; a sentence longer than `max_size`
     is cut at a comma (or hard, as a last resort).
 
-    >>> [text[s.start:s.end] for s in split(text := "一、总则\\n甲。乙。", size=2, overlap=0)]
+    >>> text = "一、总则\\n甲。乙。"
+    >>> [text[s.start:s.end] for s in split(text, size=2, overlap=0)]
     ['甲。', '乙。']
     """
     if not 0 <= overlap < size <= max_size:
@@ -205,6 +206,29 @@ def split(text: str, size: int = 400, overlap: int = 80, max_size: int = 600) ->
         group.append(unit)
     flush()
     return spans
+
+
+def opening(text: str, size: int = 400) -> list[Sentence]:
+    """The document's first sentences, up to about `size` characters and the first
+    numbered or Markdown heading after them: the title block, 文号, issuer, date and
+    preamble that `split` parts where a short line seems to head the body.
+
+    >>> t = "规划\\n（征求意见稿）\\n2021年3月2日\\n为推动发展，制订本规划。\\n一、总则\\n甲。"
+    >>> [t[s.start:s.end] for s in opening(t, 40)]
+    ['规划', '（征求意见稿）', '2021年3月2日', '为推动发展，制订本规划。']
+    """
+    end, seen_text = 0, False
+    for line in text[: size * 4].split("\n"):
+        heading = _heading_of(line.strip())
+        if heading is not None:
+            found, run_in = heading
+            explicit = bool(found) and (run_in or found[0] != _IMPLICIT_LEVEL)
+            if explicit and seen_text:
+                break
+            seen_text = seen_text or not explicit
+        end += len(line) + 1
+    units = sentences(text[:end])
+    return [u for u in units if u.end - units[0].start <= size] or units[:1]
 
 
 def _tail(group: list[Sentence], overlap: int) -> list[Sentence]:

@@ -262,3 +262,33 @@ def test_bad_overlap_is_a_value_error():
 )
 def test_derive_title(cleaned, expected):
     assert derive_title(cleaned, "来源.txt") == expected
+
+
+# --- the document card ----------------------------------------------------------
+
+NOTICE = (
+    "关于推进职业教育发展的实施意见\n"
+    "（征求意见稿）\n"
+    "市教育局\n"
+    "2021年3月2日\n"
+    "为推动职业教育高质量发展，制订本意见。\n"
+    "一、总体要求\n"
+    "到2025年，建成10所高水平职业院校。"
+)
+
+
+def test_the_opening_is_one_passage_across_the_lines_that_split_it():
+    chunks = chunk_document(LoadedDocument("n.txt", NOTICE)).chunks
+    card = chunks[0]
+    assert card.start == 0
+    assert "（征求意见稿）\n市教育局\n2021年3月2日\n为推动职业教育高质量发展" in card.text
+    assert card.heading == card.title == "关于推进职业教育发展的实施意见"
+    # what the card holds is not repeated as smaller chunks
+    assert not [c for c in chunks[1:] if card.start <= c.start and c.end <= card.end]
+    assert chunks[-1].text.endswith("建成10所高水平职业院校。")
+
+
+def test_no_card_when_a_chunk_already_holds_the_opening():
+    text = "为推动职业教育高质量发展，制订本意见。到2025年，建成10所高水平职业院校。"
+    [chunk] = chunk_document(LoadedDocument("n.txt", text)).chunks
+    assert chunk.text == text and chunk.heading == ""

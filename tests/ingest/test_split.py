@@ -10,6 +10,7 @@ from zhice.ingest.loaders import load
 from zhice.ingest.split import (
     Span,
     heading_level,
+    opening,
     run_in_heading,
     sentence_spans,
     sentences,
@@ -342,3 +343,30 @@ def test_a_title_block_and_a_signature_head_nothing():
     assert [(text[s.start:s.end], s.heading) for s in spans] == [
         ("关于深化课程改革的通知\n（征求意见稿）\n2021年3月2日", ""),
         ("各地要深化改革。\n浙江省教育厅\n二○一二年六月十二日", "一、总体要求")]
+
+
+# --- opening: the sentences of the document card --------------------------------------
+
+
+def texts(text: str, units) -> list[str]:
+    return [text[u.start : u.end] for u in units]
+
+
+def test_opening_crosses_short_lines_and_stops_at_the_first_numbered_heading():
+    text = ("关于推进职业教育发展的实施意见\n教职成〔2021〕3号\n各区、县教育局：\n"
+            "为推动职业教育高质量发展，制订本意见。\n一、总体要求\n到2025年，建成10所学校。")
+    assert texts(text, opening(text)) == [
+        "关于推进职业教育发展的实施意见", "教职成〔2021〕3号", "各区、县教育局：",
+        "为推动职业教育高质量发展，制订本意见。"]
+
+
+def test_opening_starts_after_a_leading_markdown_title():
+    text = "# 规划\n\n## 一、总则\n\n甲乙丙。\n\n## 二、任务\n\n丁戊己。"
+    assert texts(text, opening(text)) == ["甲乙丙。"]
+
+
+def test_opening_keeps_to_the_size_but_always_has_a_sentence():
+    text = "标题\n" + "甲" * 30 + "。" + "乙" * 30 + "。"
+    assert texts(text, opening(text, size=40)) == ["标题", "甲" * 30 + "。"]
+    assert texts(text, opening(text, size=1)) == ["标题"]
+    assert opening("") == []
