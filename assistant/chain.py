@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -142,8 +143,9 @@ class Assistant:
                 generator = LlmAnswerer(model, answerer)
             params = RetrievalParams.load()
             retriever_options.setdefault("reranker", CoverageReranker(
-                answerer.passage_scores, params.fused_weight, params.bm25_weight,
-                params.list_bonus, params.rerank_depth))
+                partial(answerer.passage_scores, title_credit=params.title_credit),
+                params.fused_weight, params.bm25_weight, params.list_bonus,
+                params.rerank_depth))
             retriever_options.setdefault("rerank_depth", params.rerank_depth)
             retriever = HybridRetriever(index, **retriever_options)
             prepare, finish = build_chain(retriever, generator or answerer, rewriter)

@@ -101,6 +101,11 @@ def _bigrams(key: str) -> set[str]:
     return {a + b for a, b in zip(chars, chars[1:]) if not (a in _STOP_CHARS and b in _STOP_CHARS)}
 
 
+def _credits(weights: dict[str, float], found: frozenset[str], credit: float) -> dict[str, float]:
+    """`credit` x the weight of each term of `weights` that `found` holds."""
+    return {t: credit * w for t, w in weights.items() if t in found}
+
+
 class ExtractiveAnswerer:
     """Picks, trims and orders the answering sentences; abstains on weak evidence.
 
@@ -120,6 +125,7 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.max_chars = max_chars
         self._cache: OrderedDict[str, _Passage] = OrderedDict()
+        self._titles: dict[str, _Passage] = {}
 
     def __call__(self, question: str, hits: Sequence[Hit]) -> Answer:
         candidates = self.score(question, hits)
@@ -165,12 +171,13 @@ class ExtractiveAnswerer:
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t not in context) / total if total else 0.0
 
-    def score(self, question: str, hits: Sequence[Hit], rank_prior: bool = True
-              ) -> list[_Candidate]:
+    def score(self, question: str, hits: Sequence[Hit], rank_prior: bool = True,
+              title_credit: float = 0.0) -> list[_Candidate]:
         """Every sentence of the passages, scored against the question, best first.
 
         Coverage mixes question terms (weighted by idf) and character bigrams found in
-        the sentence; those found only elsewhere in its passage or heading count half.
+        the sentence; those found only elsewhere in its passage or heading count half,
+        those in its document's title `title_credit` (when that is more).
         """
         qkey = search_key(question)
         terms = {t for t in self.segmenter(qkey) if t not in FILLER}
@@ -182,22 +189,36 @@ class ExtractiveAnswerer:
         out = []
         for i, hit in enumerate(hits):
             passage = self._analyse(hit.chunk)
+            # a term or bigram outside the sentence: credit for its passage, or its title
+            term_credit = _credits(weights, passage.tokens, _CONTEXT)
+            gram_credit = _credits(dict.fromkeys(qgrams, 1.0), passage.grams, _CONTEXT)
+            if title_credit > _CONTEXT:
+                title = self._title(hit.chunk.title)
+                term_credit.update(_credits(weights, title.tokens, title_credit))
+                gram_credit.update(_credits(dict.fromkeys(qgrams, 1.0), title.grams, title_credit))
             prior = 0.04 / (i + 1) if rank_prior else 0.0
             for sent in passage.sentences:
-                term_cov = sum(w if t in sent.tokens else _CONTEXT * w if t in passage.tokens
-                               else 0.0 for t, w in weights.items()) / total
-                gram_cov = (sum(1.0 if g in sent.grams else _CONTEXT if g in passage.grams
-                                else 0.0 for g in qgrams) / len(qgrams)) if qgrams else 0.0
+                term_cov = sum(w if t in sent.tokens else term_credit.get(t, 0.0)
+                               for t, w in weights.items()) / total
+                gram_cov = (sum(1.0 if g in sent.grams else gram_credit.get(g, 0.0)
+                                for g in qgrams) / len(qgrams)) if qgrams else 0.0
                 coverage = 0.6 * term_cov + 0.4 * gram_cov
                 bonus = _kind_bonus(kinds, patterns, sent.key) + prior
                 out.append(_Candidate(i, sent.start, sent.end, coverage + bonus, coverage))
         out.sort(key=lambda c: (-c.score, c.hit_index, c.start))
         return out
 
-    def passage_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
-        """Each passage's best sentence score: what the coverage reranker sorts by."""
+    def passage_scores(self, question: str, hits: Sequence[Hit],
+                       title_credit: float = 0.0) -> list[float]:
+        """Each passage's best sentence score: what the coverage reranker sorts by.
+
+        `title_credit`: what a question term found in the passage's document title (not
+        in the sentence) counts for. A question names its document ("教育规划纲要确定的
+        工作方针") as the title does; every passage of that document is about it, not
+        only those that repeat its name (fitted: assistant/retrieval.json).
+        """
         best = [0.0] * len(hits)
-        for c in self.score(question, hits, rank_prior=False):
+        for c in self.score(question, hits, rank_prior=False, title_credit=title_credit):
             best[c.hit_index] = max(best[c.hit_index], c.score)
         return best
 
@@ -229,6 +250,15 @@ class ExtractiveAnswerer:
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return passage
+
+    def _title(self, title: str) -> "_Passage":
+        """A document title's tokens and bigrams, cached like passages."""
+        cached = self._titles.get(title)
+        if cached is None:
+            key = search_key(title)
+            cached = self._titles[title] = _Passage((), frozenset(self.segmenter(key)),
+                                                    frozenset(_bigrams(key)))
+        return cached
 
     def _select(self, candidates: list[_Candidate], hits: Sequence[Hit]) -> list[_Candidate]:
         """The best sentence, plus close runners-up that add something new."""

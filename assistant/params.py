@@ -24,6 +24,7 @@ class RetrievalParams:
     bm25_weight: float = 0.3
     list_bonus: float = 0.1
     rerank_depth: int = 20
+    title_credit: float = 0.0  # ExtractiveAnswerer.passage_scores: a title term's credit
 
     @classmethod
     def load(cls, path: Path | None = None) -> "RetrievalParams":

@@ -6,7 +6,9 @@ Candidates are further ranked lists fused beside dense and BM25 (same RRF, same
 re-ranker), built in memory from the stored search keys:
 - bigram: BM25 over character bigrams of each chunk (no dictionary, so a name or term
   jieba cuts wrongly still matches);
-- fields: BM25 over each chunk's document title and heading path only.
+- fields: BM25 over each chunk's document title and heading path only;
+and, for the record, the re-ranker as it was before the title credit was fitted
+(assistant/retrieval.json): no title credit, the weights then in use.
 
     python benchmarks/retrieval_ablation.py --index-root /tmp/abl > benchmarks/results/ablation.txt
 
@@ -33,6 +35,8 @@ from zhice.index.segment import char_bigrams
 
 DATA = Path(__file__).resolve().parents[1] / "eval" / "data"
 METRICS = ("R@1", "R@5", "MRR@10", "budget_recall")
+# the re-ranker's weights before the title credit was fitted (fused, bm25, list bonus)
+BEFORE_FIT = (0.7, 0.3, 0.1)
 
 
 def memory_bm25(index: ZhiceIndex, tokens_of) -> Bm25Index:
@@ -48,16 +52,18 @@ def variants(assistant: Assistant) -> dict[str, Assistant]:
     index = assistant.index
     bigram = memory_bm25(index, lambda c: char_bigrams(c.key))
     fields = memory_bm25(index, lambda c: char_bigrams(f"{c.title} {c.heading}".lower()))
-    rerank = CoverageReranker(assistant.answerer.passage_scores)
+    rerank = assistant.retriever.reranker
 
     def with_lists(**lists) -> Assistant:
         return retriever_variant(assistant, reranker=rerank, extra={
             name: (lambda key, n, bm=bm: bm.search_tokens(char_bigrams(key), n), 1.0)
             for name, bm in lists.items()})
 
+    before = CoverageReranker(assistant.answerer.passage_scores, *BEFORE_FIT)
     return {"zhice today": assistant, "+ bigram": with_lists(bigram=bigram),
             "+ fields": with_lists(fields=fields),
-            "+ bigram + fields": with_lists(bigram=bigram, fields=fields)}
+            "+ bigram + fields": with_lists(bigram=bigram, fields=fields),
+            "no title credit": retriever_variant(assistant, reranker=before)}
 
 
 def dev_sets(root: Path) -> tuple[Path, list]:

@@ -3,12 +3,13 @@
     python -m zhice.eval.fit_retrieval --set INDEX_DIR=DATASET.jsonl [--set ...] [--write]
 
 For each answerable question of each set, the fused top candidates and their re-ranking
-features (assistant/rerank.py, CoverageReranker.features) are computed once; every
-setting of the grid then re-ranks them. The setting with the best mean MRR@10 over the
-sets (each set counting equally; then R@1; then the earlier in the grid, which starts at
-the values in use) is printed and, with --write, stored in assistant/retrieval.json with
-the SHA-256 of each dataset. Fit on tuning data only: the dev set's tuning half, the
-public set; never on a held-out set (eval/README.md).
+features (assistant/rerank.py, CoverageReranker.features) are computed once per title
+credit (what a question term found in a passage's document title counts for, in the
+best-sentence score); every setting of the weights then re-ranks them. The setting with
+the best mean MRR@10 over the sets (each set counting equally; then R@1; then the
+earlier in the grid, which starts at the values in use) is printed and, with --write,
+stored in assistant/retrieval.json with the SHA-256 of each dataset. Fit on tuning data
+only: the dev set's tuning half, the public set; never on a held-out set (eval/README.md).
 """
 
 import argparse
@@ -16,6 +17,7 @@ import hashlib
 import itertools
 import json
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from zhice.assistant.chain import Assistant
@@ -30,28 +32,35 @@ from .metrics import is_gold
 FUSED_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
 BM25_WEIGHTS = (0.0, 0.1, 0.3, 0.5, 0.8)
 LIST_BONUSES = (0.0, 0.1, 0.2)
+TITLE_CREDITS = (0.0, 0.75, 1.0)  # at or below the passage context's 0.5 it changes nothing
 RANKED = 10  # MRR@10
 
 
-def candidates(directory: Path, dataset: Path, depth: int) -> list[list[tuple[tuple, bool]]]:
-    """Per answerable question: (features, is gold) of each fused candidate, in fused order."""
+def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float, ...]
+               ) -> dict[float, list[list[tuple[tuple, bool]]]]:
+    """Per title credit, per answerable question: (features, is gold) of each fused
+    candidate, in fused order."""
     questions = [q for q in load_dataset(dataset) if q.type != UNANSWERABLE]
-    out = []
+    out: dict[float, list] = {credit: [] for credit in credits}
     with Assistant.open(directory) as assistant:
         fused = HybridRetriever(assistant.index, reranker=None)
-        rerank = CoverageReranker(assistant.answerer.passage_scores, depth=depth)
         for q in questions:
             head = fused.retrieve(q.question, depth)
             gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
-            out.append(list(zip(rerank.features(q.question, head), gold)))
+            for credit in credits:
+                rerank = CoverageReranker(
+                    partial(assistant.answerer.passage_scores, title_credit=credit), depth=depth)
+                out[credit].append(list(zip(rerank.features(q.question, head), gold)))
     return out
 
 
-def score(sets: list[list[list[tuple[tuple, bool]]]], weights: tuple) -> list[tuple[float, float]]:
-    """(MRR@10, R@1) of each set with these weights (fused, bm25, list)."""
+def score(sets: list[dict[float, list]], setting: tuple) -> list[tuple[float, float]]:
+    """(MRR@10, R@1) of each set with this setting (title credit, fused, bm25, list)."""
+    credit, *weights = setting
     w = (1.0, *weights)
     out = []
-    for questions in sets:
+    for by_credit in sets:
+        questions = by_credit[credit]
         rr = []
         for cands in questions:
             # ties keep fused order, as the re-ranker's sort by (score, id) nearly does
@@ -73,9 +82,9 @@ def fit(sets, current: RetrievalParams) -> list[tuple[list[tuple[float, float]],
     """The grid's settings with their per-set scores, best first: settings that leave no
     set's MRR@10 below the setting in use come before those that trade one set for
     another, then by mean MRR@10 and R@1 (the setting in use first among equals)."""
-    grid = [(current.fused_weight, current.bm25_weight, current.list_bonus)]
-    grid += [g for g in itertools.product(FUSED_WEIGHTS, BM25_WEIGHTS, LIST_BONUSES)
-             if g != grid[0]]
+    grid = [in_use(current)]
+    grid += [g for g in itertools.product(credits(current), FUSED_WEIGHTS, BM25_WEIGHTS,
+                                          LIST_BONUSES) if g != grid[0]]
     scored = [(score(sets, g), g) for g in grid]
     floor = [m for m, _ in scored[0][0]]
 
@@ -87,6 +96,14 @@ def fit(sets, current: RetrievalParams) -> list[tuple[list[tuple[float, float]],
     return sorted(scored, key=key)  # stable: grid order among equals
 
 
+def in_use(params: RetrievalParams) -> tuple:
+    return (params.title_credit, params.fused_weight, params.bm25_weight, params.list_bonus)
+
+
+def credits(current: RetrievalParams) -> tuple[float, ...]:
+    return tuple(dict.fromkeys((current.title_credit, *TITLE_CREDITS)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zhice.eval.fit_retrieval",
                                      description=__doc__.split("\n")[0])
@@ -95,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true",
                         help=f"store the best setting in assistant/{PARAMS_FILE}")
     args = parser.parse_args(argv)
-    current = RetrievalParams.load()
     pairs = []
     for item in args.set:
         directory, sep, dataset = item.partition("=")
@@ -103,29 +119,30 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--set needs INDEX_DIR=DATASET.jsonl; got {item!r}")
         pairs.append((Path(directory), Path(dataset)))
     try:
-        sets = [candidates(d, f, current.rerank_depth) for d, f in pairs]
+        current = RetrievalParams.load()
+        sets = [candidates(d, f, current.rerank_depth, credits(current)) for d, f in pairs]
     except ZhiceError as e:
         print(f"fit_retrieval: {e}")
         return 2
     ranked = fit(sets, current)
     best_sets, best = ranked[0]
-    in_use = (current.fused_weight, current.bm25_weight, current.list_bonus)
-    now = next(per_set for per_set, g in ranked if g == in_use)
-    print(f"{sum(len(s) for s in sets)} answerable questions in {len(sets)} sets: "
+    now = next(per_set for per_set, g in ranked if g == in_use(current))
+    sizes = [len(s[current.title_credit]) for s in sets]
+    print(f"{sum(sizes)} answerable questions in {len(sets)} sets: "
           + ", ".join(f.name for _, f in pairs))
-    print("fused  bm25  list   mean MRR@10  mean R@1   MRR@10 of each set")
+    print("title fused  bm25  list   mean MRR@10  mean R@1   MRR@10 / R@1 of each set")
     for per_set, g in ranked[:8]:
         m, r = mean(per_set)
-        print(f"{g[0]:>5} {g[1]:>5} {g[2]:>5}   {m:11.3f} {r:9.3f}   "
-              + "  ".join(f"{x:.3f}" for x, _ in per_set))
-    print(f"in use {in_use}: mean MRR@10 {mean(now)[0]:.3f}; "
+        print(f"{g[0]:>5} {g[1]:>5} {g[2]:>5} {g[3]:>5}   {m:11.3f} {r:9.3f}   "
+              + "  ".join(f"{x:.3f} / {y:.3f}" for x, y in per_set))
+    print(f"in use {in_use(current)}: mean MRR@10 {mean(now)[0]:.3f}; "
           f"best {best}: mean MRR@10 {mean(best_sets)[0]:.3f}")
     if args.write:
-        params = {**current.to_dict(), "fused_weight": best[0], "bm25_weight": best[1],
-                  "list_bonus": best[2]}
-        fitted_on = [{"dataset": f.name, "answerable": len(s),
+        params = {**current.to_dict(), "title_credit": best[0], "fused_weight": best[1],
+                  "bm25_weight": best[2], "list_bonus": best[3]}
+        fitted_on = [{"dataset": f.name, "answerable": n,
                       "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
-                     for (_, f), s in zip(pairs, sets)]
+                     for (_, f), n in zip(pairs, sizes)]
         path = Path(__file__).parents[1] / "assistant" / PARAMS_FILE
         path.write_text(json.dumps({
             "about": "Retrieval parameters fitted by python -m zhice.eval.fit_retrieval "

@@ -358,3 +358,24 @@ def test_two_texts_with_one_search_key_are_quoted_from_their_own_text(answerer):
     question = "2024年株洲地区生产总值是多少？"
     assert answerer(question, [simplified]).answer == "2024年株洲地区生产总值达到4068亿元。[1]"
     assert answerer(question, [other]).answer == "2024年株洲地区生产总值达到4068亿元。[1]"
+
+
+# --- the document title in the re-ranker's sentence score --------------------------
+
+
+def titled_hit(rank: int, text: str, title: str) -> Hit:
+    return Hit(rank, Chunk("plan.txt", rank, text, search_key(text), "", 0, len(text),
+                           title=title), 1.0 / rank)
+
+
+def test_a_title_credit_ranks_the_answer_above_passages_that_repeat_the_documents_name(answerer):
+    title = "国家中长期教育规划纲要"
+    question = "教育规划纲要确定的工作方针包括哪几条？"
+    naming = titled_hit(1, "本规划纲要是我国第一个中长期教育规划纲要，任务重、要求高。", title)
+    answering = titled_hit(2, "工作方针：优先发展，育人为本，改革创新，促进公平，提高质量。", title)
+    plain, credited = (answerer.passage_scores(question, [naming, answering], title_credit=c)
+                       for c in (0.0, 1.0))
+    assert plain[0] > plain[1]  # the passage that names the document wins without it
+    assert credited[1] > credited[0]
+    # a credit no higher than the passage context's changes nothing
+    assert answerer.passage_scores(question, [naming, answering], title_credit=0.5) == plain

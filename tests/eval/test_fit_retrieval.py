@@ -11,25 +11,42 @@ from zhice.eval.fit_retrieval import fit, mean, score
 # one set, two questions; features are (sentence score, fused, bm25, list)
 GOLD_BY_BM25 = [((0.5, 1.0, 0.2, 0.0), False), ((0.4, 0.9, 1.0, 0.0), True)]
 GOLD_BY_SENTENCE = [((0.9, 0.5, 0.1, 0.0), True), ((0.3, 1.0, 0.9, 0.0), False)]
+CREDITS = fit_retrieval.credits(RetrievalParams())
+
+
+def same_features(questions: list) -> dict[float, list]:
+    """A set whose features do not depend on the title credit."""
+    return dict.fromkeys(CREDITS, questions)
 
 
 def test_score_is_mean_mrr_and_r1_of_the_reranked_candidates():
-    sets = [[GOLD_BY_BM25, GOLD_BY_SENTENCE]]
-    assert score(sets, (0.0, 0.0, 0.0)) == [(0.75, 0.5)]  # sentence score alone
-    assert score(sets, (0.0, 0.5, 0.0)) == [(1.0, 1.0)]   # the BM25 term lifts the first
-    assert score(sets, (0.0, 2.0, 0.0)) == [(0.75, 0.5)]  # too much of it sinks the second
+    sets = [same_features([GOLD_BY_BM25, GOLD_BY_SENTENCE])]
+    assert score(sets, (0.0, 0.0, 0.0, 0.0)) == [(0.75, 0.5)]  # sentence score alone
+    assert score(sets, (0.0, 0.0, 0.5, 0.0)) == [(1.0, 1.0)]   # the BM25 term lifts the first
+    assert score(sets, (0.0, 0.0, 2.0, 0.0)) == [(0.75, 0.5)]  # too much of it sinks the second
 
 
 def test_sets_count_equally_whatever_their_size():
-    per_set = score([[GOLD_BY_BM25] * 9, [GOLD_BY_SENTENCE]], (0.0, 0.0, 0.0))
+    per_set = score([same_features([GOLD_BY_BM25] * 9), same_features([GOLD_BY_SENTENCE])],
+                    (0.0, 0.0, 0.0, 0.0))
     assert per_set == [(0.5, 0.0), (1.0, 1.0)] and mean(per_set) == (0.75, 0.5)
 
 
 def test_fit_puts_the_best_first_and_the_setting_in_use_first_among_equals():
     current = RetrievalParams(fused_weight=0.7, bm25_weight=0.3, list_bonus=0.1)
-    ranked = fit([[GOLD_BY_BM25, GOLD_BY_SENTENCE]], current)
+    ranked = fit([same_features([GOLD_BY_BM25, GOLD_BY_SENTENCE])], current)
     assert ranked[0][0] == [(1.0, 1.0)]
-    assert ranked[0][1] == (0.7, 0.3, 0.1)  # scores 1.0 too: kept rather than changed
+    assert ranked[0][1] == (0.0, 0.7, 0.3, 0.1)  # scores 1.0 too: kept rather than changed
+
+
+def test_fit_takes_the_title_credit_under_which_the_gold_passage_wins():
+    # with no title credit a passage that repeats the document's name wins; with a
+    # credit the one that answers does
+    named = [((0.8, 0.0, 0.0, 0.0), False), ((0.6, 0.0, 0.0, 0.0), True)]
+    credited = [((0.8, 0.0, 0.0, 0.0), False), ((0.9, 0.0, 0.0, 0.0), True)]
+    sets = [{0.0: [named], 0.75: [credited], 1.0: [credited]}]
+    ranked = fit(sets, RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0))
+    assert ranked[0][0] == [(1.0, 1.0)] and ranked[0][1][0] == 0.75
 
 
 def test_fit_prefers_no_set_worse_over_a_better_mean_that_trades_one_set_away():
@@ -39,11 +56,11 @@ def test_fit_prefers_no_set_worse_over_a_better_mean_that_trades_one_set_away():
     two = [[((0.3, 0.0, 1.0, 0.0), True), ((0.75, 0.0, 0.0, 0.0), False),
             ((0.7, 0.0, 0.0, 0.0), False)]] * 9
     current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
-    ranked = fit([one, two], current)
-    trade = next(per_set for per_set, g in ranked if g == (0.0, 0.5, 0.0))
+    ranked = fit([same_features(one), same_features(two)], current)
+    trade = next(per_set for per_set, g in ranked if g == (0.0, 0.0, 0.5, 0.0))
     assert [m for m, _ in trade] == [0.5, 1.0]  # mean 0.75, above the current's 0.667
     assert [m for m, _ in ranked[0][0]] == [1.0, pytest.approx(1 / 3)]
-    assert ranked[0][1] == (0.0, 0.0, 0.0)  # no setting lifts set two without losing one
+    assert ranked[0][1] == (0.0, 0.0, 0.0, 0.0)  # no setting lifts set two without losing one
 
 
 def test_a_malformed_set_is_a_usage_error(capsys):
