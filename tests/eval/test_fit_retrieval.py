@@ -21,21 +21,21 @@ def same_features(questions: list) -> dict[float, list]:
 
 def test_score_is_mean_mrr_and_r1_of_the_reranked_candidates():
     sets = [same_features([GOLD_BY_BM25, GOLD_BY_SENTENCE])]
-    assert score(sets, (0.0, 0.0, 0.0, 0.0)) == [(0.75, 0.5)]  # sentence score alone
-    assert score(sets, (0.0, 0.0, 0.5, 0.0)) == [(1.0, 1.0)]   # the BM25 term lifts the first
-    assert score(sets, (0.0, 0.0, 2.0, 0.0)) == [(0.75, 0.5)]  # too much of it sinks the second
+    assert score(sets, (0.0, 0.0, 0.0, 0.0)) == [(0.75, 0.5, 1.0)]  # sentence score alone
+    assert score(sets, (0.0, 0.0, 0.5, 0.0)) == [(1.0, 1.0, 1.0)]  # the BM25 term lifts the first
+    assert score(sets, (0.0, 0.0, 2.0, 0.0)) == [(0.75, 0.5, 1.0)]  # too much sinks the second
 
 
 def test_sets_count_equally_whatever_their_size():
     per_set = score([same_features([GOLD_BY_BM25] * 9), same_features([GOLD_BY_SENTENCE])],
                     (0.0, 0.0, 0.0, 0.0))
-    assert per_set == [(0.5, 0.0), (1.0, 1.0)] and mean(per_set) == (0.75, 0.5)
+    assert per_set == [(0.5, 0.0, 1.0), (1.0, 1.0, 1.0)] and mean(per_set) == (0.75, 0.5)
 
 
 def test_fit_puts_the_best_first_and_the_setting_in_use_first_among_equals():
     current = RetrievalParams(fused_weight=0.7, bm25_weight=0.3, list_bonus=0.1)
     ranked = fit([same_features([GOLD_BY_BM25, GOLD_BY_SENTENCE])], current)
-    assert ranked[0][0] == [(1.0, 1.0)]
+    assert ranked[0][0] == [(1.0, 1.0, 1.0)]
     assert ranked[0][1] == (0.0, 0.7, 0.3, 0.1)  # scores 1.0 too: kept rather than changed
 
 
@@ -46,7 +46,7 @@ def test_fit_takes_the_title_credit_under_which_the_gold_passage_wins():
     credited = [((0.8, 0.0, 0.0, 0.0), False), ((0.9, 0.0, 0.0, 0.0), True)]
     sets = [{0.0: [named], 0.75: [credited], 1.0: [credited]}]
     ranked = fit(sets, RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0))
-    assert ranked[0][0] == [(1.0, 1.0)] and ranked[0][1][0] == 0.75
+    assert ranked[0][0] == [(1.0, 1.0, 1.0)] and ranked[0][1][0] == 0.75
 
 
 def test_fit_prefers_no_set_worse_over_a_better_mean_that_trades_one_set_away():
@@ -58,8 +58,8 @@ def test_fit_prefers_no_set_worse_over_a_better_mean_that_trades_one_set_away():
     current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
     ranked = fit([same_features(one), same_features(two)], current)
     trade = next(per_set for per_set, g in ranked if g == (0.0, 0.0, 0.5, 0.0))
-    assert [m for m, _ in trade] == [0.5, 1.0]  # mean 0.75, above the current's 0.667
-    assert [m for m, _ in ranked[0][0]] == [1.0, pytest.approx(1 / 3)]
+    assert [m[0] for m in trade] == [0.5, 1.0]  # mean 0.75, above the current's 0.667
+    assert [m[0] for m in ranked[0][0]] == [1.0, pytest.approx(1 / 3)]
     assert ranked[0][1] == (0.0, 0.0, 0.0, 0.0)  # no setting lifts set two without losing one
 
 
@@ -84,3 +84,16 @@ def test_a_damaged_parameter_file_is_one_clear_error(tmp_path):
     bad.write_text('{"params": {"fused_weight": 0.7}}', encoding="utf-8")
     with pytest.raises(BadParamsError, match="refit it with: python -m zhice.eval.fit_retrieval"):
         RetrievalParams.load(bad)
+
+
+def test_fit_keeps_every_sets_r5_while_it_raises_mrr():
+    # BM25 lifts the first question's gold passage to the top and pushes the second's
+    # from 5th to 6th: a better MRR@10 that costs a passage the reader sees is a loss
+    lifted = [((0.6, 0.0, 0.0, 0.0), False), ((0.5, 0.0, 1.0, 0.0), True)]
+    pushed = ([((0.6, 0.0, 0.0, 0.0), False)] * 4 + [((0.5, 0.0, 0.0, 0.0), True)]
+              + [((0.4, 0.0, 1.0, 0.0), False)])
+    current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
+    ranked = fit([same_features([lifted, pushed])], current)
+    trade = next(per_set for per_set, g in ranked if g == (0.0, 0.0, 0.3, 0.0))
+    assert trade == [(pytest.approx((1 + 1 / 6) / 2), 0.5, 0.5)]  # MRR@10 up, R@5 down
+    assert ranked[0][0] == [(pytest.approx((0.5 + 0.2) / 2), 0.0, 1.0)]
