@@ -184,6 +184,7 @@ class ExtractiveAnswerer:
         weights = {t: self.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
         qgrams = _bigrams(qkey)
+        gram_weights = dict.fromkeys(qgrams, 1.0)
         kinds = question_kinds(question)
         patterns = answer_patterns(question)
         out = []
@@ -191,11 +192,11 @@ class ExtractiveAnswerer:
             passage = self._analyse(hit.chunk)
             # a term or bigram outside the sentence: credit for its passage, or its title
             term_credit = _credits(weights, passage.tokens, _CONTEXT)
-            gram_credit = _credits(dict.fromkeys(qgrams, 1.0), passage.grams, _CONTEXT)
+            gram_credit = _credits(gram_weights, passage.grams, _CONTEXT)
             if title_credit > _CONTEXT:
                 title = self._title(hit.chunk.title)
                 term_credit.update(_credits(weights, title.tokens, title_credit))
-                gram_credit.update(_credits(dict.fromkeys(qgrams, 1.0), title.grams, title_credit))
+                gram_credit.update(_credits(gram_weights, title.grams, title_credit))
             prior = 0.04 / (i + 1) if rank_prior else 0.0
             for sent in passage.sentences:
                 term_cov = sum(w if t in sent.tokens else term_credit.get(t, 0.0)

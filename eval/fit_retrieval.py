@@ -44,12 +44,13 @@ def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float,
     out: dict[float, list] = {credit: [] for credit in credits}
     with Assistant.open(directory) as assistant:
         fused = HybridRetriever(assistant.index, reranker=None)
+        rerankers = {credit: CoverageReranker(
+            partial(assistant.answerer.passage_scores, title_credit=credit), depth=depth)
+            for credit in credits}
         for q in questions:
             head = fused.retrieve(q.question, depth)
             gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
-            for credit in credits:
-                rerank = CoverageReranker(
-                    partial(assistant.answerer.passage_scores, title_credit=credit), depth=depth)
+            for credit, rerank in rerankers.items():
                 out[credit].append(list(zip(rerank.features(q.question, head), gold)))
     return out
 
@@ -69,6 +70,7 @@ def score(sets: list[dict[float, list]], setting: tuple) -> list[tuple[float, fl
             rank = next((r for r, i in enumerate(order[:RANKED], 1) if cands[i][1]), None)
             rr.append(1 / rank if rank else 0.0)
         n = max(len(rr), 1)
+        # R@5: a reciprocal rank of at least 1/5
         out.append((sum(rr) / n, sum(x == 1.0 for x in rr) / n, sum(x >= 0.2 for x in rr) / n))
     return out
 
