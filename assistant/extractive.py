@@ -4,12 +4,12 @@ question, each marked with the passage it came from. No model needed, nothing in
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from zhice.index.segment import THOUSANDS_SEP
+from zhice.index.segment import THOUSANDS_SEP, ChineseSegmenter
 from zhice.ingest.normalize import is_traditional, search_key, to_simplified
-from zhice.ingest.split import sentence_spans
+from zhice.ingest.split import sentence_keys, sentence_spans
 
 from .question import (
     ANSWER_NOUNS,
@@ -43,6 +43,7 @@ _FIGURE = re.compile(r"\d")
 _LIST = re.compile(r"[、；;]")
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
 _CONTEXT = 0.5  # weight of a question term found in the passage but not in the sentence
+_NOT_LETTER = re.compile(r"[\W_]+")  # keeps what str.isalnum() keeps, CJK included
 _STOP_CHARS = frozenset("的了是在和与及或等也都就还而并其之这那有个吗呢吧啊呀么什怎哪几多少谁请问")
 _CACHE_SIZE = 20_000  # analysed passages kept; about 10 kB each
 _MAX_QUOTE = 160  # characters of one quoted sentence before it is narrowed to its best clauses
@@ -55,14 +56,16 @@ class _Sentence:
     end: int
     key: str
     tokens: frozenset[str]
-    grams: frozenset[str]
+    # its letters, digits and CJK only: a question bigram (_bigrams) is one of its
+    # bigrams when it is a substring of these, found without building the set
+    letters: str
 
 
 @dataclass(frozen=True)
 class _Passage:
     sentences: tuple[_Sentence, ...]
     tokens: frozenset[str]  # of the whole passage and its heading
-    grams: frozenset[str]
+    letters: str  # its sentences' and its heading's, one a line: no bigram bridges two
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,16 @@ def evidence_score(f: EvidenceFeatures, missing_weight: float = MISSING_WEIGHT,
             - focus_weight * f.focus - type_penalty * f.untyped)
 
 
+def _letters(key: str) -> str:
+    return _NOT_LETTER.sub("", key)
+
+
 def _bigrams(key: str) -> set[str]:
-    chars = [c for c in key if "\u4e00" <= c <= "\u9fff" or c.isalnum()]
+    chars = _letters(key)
     return {a + b for a, b in zip(chars, chars[1:]) if not (a in _STOP_CHARS and b in _STOP_CHARS)}
 
 
-def _credits(weights: dict[str, float], found: frozenset[str], credit: float) -> dict[str, float]:
+def _credits(weights: dict[str, float], found: Container[str], credit: float) -> dict[str, float]:
     """`credit` x the weight of each term of `weights` that `found` holds."""
     return {t: credit * w for t, w in weights.items() if t in found}
 
@@ -115,7 +122,7 @@ class ExtractiveAnswerer:
         threshold: minimum coverage of the best sentence, else abstain.
     """
 
-    def __init__(self, segmenter: Callable[[str], list[str]],
+    def __init__(self, segmenter: ChineseSegmenter,
                  idf: Callable[[str], float] | None = None,
                  threshold: float = ABSTAIN_THRESHOLD, max_sentences: int = 3,
                  max_chars: int = 320):
@@ -189,19 +196,19 @@ class ExtractiveAnswerer:
         patterns = answer_patterns(question)
         out = []
         for i, hit in enumerate(hits):
-            passage = self._analyse(hit.chunk)
+            passage = self._analyse(hit)
             # a term or bigram outside the sentence: credit for its passage, or its title
             term_credit = _credits(weights, passage.tokens, _CONTEXT)
-            gram_credit = _credits(gram_weights, passage.grams, _CONTEXT)
+            gram_credit = _credits(gram_weights, passage.letters, _CONTEXT)
             if title_credit > _CONTEXT:
                 title = self._title(hit.chunk.title)
                 term_credit.update(_credits(weights, title.tokens, title_credit))
-                gram_credit.update(_credits(gram_weights, title.grams, title_credit))
+                gram_credit.update(_credits(gram_weights, title.letters, title_credit))
             prior = 0.04 / (i + 1) if rank_prior else 0.0
             for sent in passage.sentences:
                 term_cov = sum(w if t in sent.tokens else term_credit.get(t, 0.0)
                                for t, w in weights.items()) / total
-                gram_cov = (sum(1.0 if g in sent.grams else gram_credit.get(g, 0.0)
+                gram_cov = (sum(1.0 if g in sent.letters else gram_credit.get(g, 0.0)
                                 for g in qgrams) / len(qgrams)) if qgrams else 0.0
                 coverage = 0.6 * term_cov + 0.4 * gram_cov
                 bonus = _kind_bonus(kinds, patterns, sent.key) + prior
@@ -223,30 +230,29 @@ class ExtractiveAnswerer:
             best[c.hit_index] = max(best[c.hit_index], c.score)
         return best
 
-    def _analyse(self, chunk) -> "_Passage":
+    def _analyse(self, hit: Hit) -> "_Passage":
         """A passage's sentences with their tokens and bigrams; cached by content, since
         the same passages come back for question after question."""
         # keyed by the text, not the id: two texts with one search key (one in
         # traditional script) have their sentences at different offsets
+        chunk = hit.chunk
         cached = self._cache.get(chunk.text)
         if cached is not None:
             self._cache.move_to_end(chunk.text)
             return cached
-        sentences = []
-        pos = 0
-        for line in chunk.text.split("\n"):
-            for s, e in sentence_spans(line):
-                key = search_key(line[s:e])
-                sentences.append(_Sentence(pos + s, pos + e, key, frozenset(self.segmenter(key)),
-                                           frozenset(_bigrams(key))))
-            pos += len(line) + 1
-        # The passage's own sets are its sentences' plus its heading's: segmenting the
-        # whole text again would double the cost of re-ranking (jieba is most of a
-        # query's time), and words or bigrams bridging two sentences mean nothing.
-        heading = search_key(chunk.heading)
-        passage = _Passage(tuple(sentences),
-                           frozenset(self.segmenter(heading)).union(*(s.tokens for s in sentences)),
-                           frozenset(_bigrams(heading)).union(*(s.grams for s in sentences)))
+        keys = sentence_keys(chunk.text)
+        # the tokens ingest kept by line (heading, then each sentence) spare segmenting
+        # at query time, most of a query's cost; an older index has none
+        lines = hit.lines
+        if lines is None or len(lines) != len(keys) + 1:
+            lines = self.segmenter.passage(chunk.heading, chunk.text)
+        sentences = tuple(_Sentence(s, e, key, frozenset(tokens), _letters(key))
+                          for (s, e, key), tokens in zip(keys, lines[1:]))
+        # The passage's own words and letters are its sentences' plus its heading's:
+        # words or bigrams bridging two sentences mean nothing.
+        passage = _Passage(sentences, frozenset(lines[0]).union(*(s.tokens for s in sentences)),
+                           "\n".join([_letters(search_key(chunk.heading)),
+                                      *(s.letters for s in sentences)]))
         self._cache[chunk.text] = passage
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -258,7 +264,7 @@ class ExtractiveAnswerer:
         if cached is None:
             key = search_key(title)
             cached = self._titles[title] = _Passage((), frozenset(self.segmenter(key)),
-                                                    frozenset(_bigrams(key)))
+                                                    _letters(key))
         return cached
 
     def _select(self, candidates: list[_Candidate], hits: Sequence[Hit]) -> list[_Candidate]:

@@ -68,7 +68,7 @@ class HybridRetriever:
             d, b = ranks["dense"].get(cid), ranks["bm25"].get(cid)
             hits.append(Hit(cid, chunks[cid].chunk, score,
                             d[0] if d else None, b[0] if b else None,
-                            d[1] if d else None, b[1] if b else None))
+                            d[1] if d else None, b[1] if b else None, chunks[cid].lines))
         if self.reranker:
             hits = self.reranker(question, hits)
         return hits[:k]

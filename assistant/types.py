@@ -18,6 +18,8 @@ class Hit:
     bm25_rank: int | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
+    # its BM25 tokens by line as ingest segmented them (index.store.StoredChunk.lines)
+    lines: tuple[tuple[str, ...], ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
 from .recovery import DerivedStores, load_bm25, load_dense
 from .rwlock import ReadWriteLock
-from .segment import ChineseSegmenter
+from .segment import ChineseSegmenter, flat_tokens
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
 
 
@@ -170,25 +170,24 @@ class ZhiceIndex(DerivedStores):
         return self.store.file_hash(source) == sha256
 
     def add(self, doc: ChunkedDocument, sha256: str, path: str,
-            tokens: Sequence[list[str]] | None = None) -> AddResult:
+            tokens: Sequence[list[list[str]]] | None = None) -> AddResult:
         """Index a document, replacing an older version of the same source; one
         transaction. Chunks that repeat an indexed chunk of another file are recorded
-        as duplicates, not embedded. `tokens` (one list per chunk, from `segment`) are
-        the chunks' BM25 tokens when the caller segmented them ahead."""
+        as duplicates, not embedded. `tokens` (per chunk, from `segment`) are the
+        chunks' BM25 tokens by line when the caller segmented them ahead."""
         previous = self.store.file_hash(doc.source)
         if previous == sha256:
             return AddResult(doc.source, "unchanged")
         if tokens is not None and len(tokens) != len(doc.chunks):
             raise ValueError(f"got {len(tokens)} token lists for {len(doc.chunks)} chunks")
         segmented = dict(zip((c.ordinal for c in doc.chunks), tokens)) if tokens else {}
-        added: list[tuple[int, list[str], np.ndarray]] = []
+        added: list[tuple[int, list[list[str]], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
             fresh, dups = self._dedup(doc.chunks)
             vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
-            fresh_tokens = [segmented[c.ordinal] if c.ordinal in segmented
-                            else self.segmenter(c.embedding_text()) for c in fresh]
+            fresh_tokens = [segmented.get(c.ordinal) or self._tokens(c) for c in fresh]
             ids = self.store.insert_chunks(db, fresh, fresh_tokens, vectors)
             ids_by_hash: dict[str, int] = {}
             for chunk, cid in zip(fresh, ids):
@@ -208,7 +207,7 @@ class ZhiceIndex(DerivedStores):
         """Drop a document from every store; False when it was not indexed."""
         if self.store.file_hash(source) is None:
             return False
-        added: list[tuple[int, list[str], np.ndarray]] = []
+        added: list[tuple[int, list[list[str]], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, source, added)
             gen = self.store.bump_generation(db)
@@ -227,7 +226,7 @@ class ZhiceIndex(DerivedStores):
             if canonical in replacement:
                 self.store.insert_duplicate(db, "chunk", chunk, replacement[canonical])
                 continue
-            tokens = self.segmenter(chunk.embedding_text())
+            tokens = self._tokens(chunk)
             vector = vectors[canonical]
             cid = self.store.insert_chunk(db, chunk, tokens, vector)
             replacement[canonical] = cid
@@ -259,7 +258,7 @@ class ZhiceIndex(DerivedStores):
                 dups.append((chunk, canonical))
         return fresh, dups
 
-    def _apply(self, removed: list[int], added: list[tuple[int, list[str], np.ndarray]],
+    def _apply(self, removed: list[int], added: list[tuple[int, list[list[str]], np.ndarray]],
                gen: int) -> None:
         """Mirror a committed transaction in FAISS and BM25 (in memory until save())."""
         with self._rw.write():
@@ -270,7 +269,7 @@ class ZhiceIndex(DerivedStores):
             if added:
                 ids = np.asarray([a[0] for a in added], np.int64)
                 self.dense.add(ids, np.vstack([a[2] for a in added]))
-                self.bm25.add_tokens(ids.tolist(), [a[1] for a in added])
+                self.bm25.add_tokens(ids.tolist(), [flat_tokens(a[1]) for a in added])
             self._generation = gen
             self._dirty = True
         if self.dense.needs_rebuild():
@@ -316,9 +315,12 @@ class ZhiceIndex(DerivedStores):
         with self._rw.read():
             return self.bm25.search_tokens(tokens, k)
 
-    def segment(self, chunks: Sequence[Chunk]) -> list[list[str]]:
-        """BM25 tokens of chunks, as `add` would make them: for segmenting ahead."""
-        return [self.segmenter(c.embedding_text()) for c in chunks]
+    def segment(self, chunks: Sequence[Chunk]) -> list[list[list[str]]]:
+        """BM25 tokens of chunks by line, as `add` would make them: for segmenting ahead."""
+        return [self._tokens(c) for c in chunks]
+
+    def _tokens(self, chunk: Chunk) -> list[list[str]]:
+        return self.segmenter.passage(chunk.heading, chunk.text)
 
     def df(self, token: str) -> int:
         """Chunks whose BM25 tokens hold `token`."""

@@ -18,6 +18,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from zhice.ingest.normalize import search_key
+from zhice.ingest.split import sentence_keys
+
 if TYPE_CHECKING:
     import jieba
 
@@ -93,6 +96,19 @@ class ChineseSegmenter:
     def segment_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Segment several texts."""
         return [self(text) for text in texts]
+
+    def passage(self, heading: str, text: str) -> list[list[str]]:
+        """A passage's tokens by line: its heading's, then each sentence's
+        (`ingest.split.sentence_keys`). Together they are its BM25 tokens; apart, the
+        re-ranker reads which sentence holds which word without segmenting again (jieba
+        was most of a query's time). Words do not bridge sentences: jieba cuts at
+        punctuation anyway."""
+        return [self(search_key(heading)), *(self(key) for _, _, key in sentence_keys(text))]
+
+
+def flat_tokens(lines: list[list[str]]) -> list[str]:
+    """A passage's tokens by line (`ChineseSegmenter.passage`) as one BM25 document."""
+    return [t for line in lines for t in line]
 
 
 # Runs of letters, digits and CJK: a bigram never spans punctuation or a space.

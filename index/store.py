@@ -65,6 +65,9 @@ class StoredChunk:
 
     id: int
     chunk: Chunk
+    # BM25 tokens of its heading, then of each sentence; None in an index written before
+    # they were kept by line
+    lines: tuple[tuple[str, ...], ...] | None = None
 
 
 class Store:
@@ -179,13 +182,14 @@ class Store:
         return ids
 
     # chunks -------------------------------------------------------------------------
-    def insert_chunk(self, db: sqlite3.Connection, chunk: Chunk, tokens: list[str],
+    def insert_chunk(self, db: sqlite3.Connection, chunk: Chunk, tokens: list[list[str]],
                      vector: np.ndarray) -> int:
         return self.insert_chunks(db, [chunk], [tokens], [vector])[0]
 
     def insert_chunks(self, db: sqlite3.Connection, chunks: list[Chunk],
-                      tokens: list[list[str]], vectors) -> list[int]:
-        """Insert chunks in one statement; their new ids, in order.
+                      tokens: list[list[list[str]]], vectors) -> list[int]:
+        """Insert chunks in one statement; their new ids, in order. `tokens`: each
+        chunk's BM25 tokens by line (heading, then sentences: `ChineseSegmenter.passage`).
 
         Ids are given explicitly, after the largest ever used (sqlite_sequence): inside
         the caller's write transaction nobody else takes one, and AUTOINCREMENT's
@@ -200,7 +204,7 @@ class Store:
             'INSERT INTO chunks(id, hash, source, ordinal, heading, text, key, start, "end", '
             "page, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(cid, c.id, c.source, c.ordinal, c.heading, c.text, c.key, c.start, c.end, c.page,
-              "\t".join(toks), np.asarray(vec, dtype=np.float32).tobytes())
+              _join_lines(toks), np.asarray(vec, dtype=np.float32).tobytes())
              for cid, c, toks, vec in zip(ids, chunks, tokens, vectors)],
         )
         return ids
@@ -234,7 +238,7 @@ class Store:
         """Chunks by id (missing ids are left out)."""
         ids = list(ids)
         out: dict[int, StoredChunk] = {}
-        columns = ", ".join(f"c.{c}" for c in _CHUNK_COLUMNS.split(", "))
+        columns = ", ".join(f"c.{c}" for c in [*_CHUNK_COLUMNS.split(", "), "tokens"])
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             # the titles of these chunks' files only: reading every title costs a
@@ -245,9 +249,9 @@ class Store:
                 f"WHERE c.id IN ({','.join('?' * len(part))})",
                 part,
             )
-            for cid, h, source, ordinal, heading, text, key, start, end, page, title in rows:
+            for cid, h, source, ordinal, heading, text, key, start, end, page, toks, title in rows:
                 out[cid] = StoredChunk(cid, Chunk(source, ordinal, text, key, heading, start,
-                                                  end, page, title, h))
+                                                  end, page, title, h), _split_lines(toks))
         return out
 
     def chunk_count(self) -> int:
@@ -280,6 +284,7 @@ class Store:
             yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
     def tokens(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        """Chunks' BM25 tokens, all lines as one list."""
         ids = list(ids)
         out: dict[int, list[str]] = {}
         for i in range(0, len(ids), 500):
@@ -287,7 +292,7 @@ class Store:
             for cid, toks in self.db.execute(
                 f"SELECT id, tokens FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
             ):
-                out[cid] = toks.split("\t") if toks else []
+                out[cid] = [t for t in toks.replace("\n", "\t").split("\t") if t]
         return out
 
     def dependent_duplicates(self, source: str) -> list[tuple[int, int]]:
@@ -307,3 +312,15 @@ class Store:
         ).fetchone()
         db.execute("DELETE FROM duplicates WHERE rowid = ?", (rowid,))
         return Chunk(r[0], r[1], r[3], r[4], r[2], r[5], r[6], r[7])
+
+
+# The tokens column: tab between tokens, newline between lines (heading, sentences). A
+# row of one line was written before lines were kept: its tokens are the whole passage's.
+def _join_lines(lines: list[list[str]]) -> str:
+    return "\n".join("\t".join(line) for line in lines)
+
+
+def _split_lines(column: str) -> tuple[tuple[str, ...], ...] | None:
+    if "\n" not in column:
+        return None
+    return tuple(tuple(line.split("\t")) if line else () for line in column.split("\n"))

@@ -7,6 +7,8 @@ the pipeline maps them back to the loaded text.
 import re
 from dataclasses import dataclass
 
+from .normalize import search_key
+
 # Heading patterns and the level each stands at. Markdown levels are 1-6; the policy
 # hierarchy sits below them, so "## 一、总体要求" is level 2 and "一、" alone is 12.
 _HEADINGS = (
@@ -141,6 +143,25 @@ def _heads_body(headings: list, number: int) -> bool:
             found, run_in = heading
             return found is None or run_in
     return False
+
+
+def sentence_keys(text: str) -> list[tuple[int, int, str]]:
+    """A passage's sentences, line by line: (start, end, search key), offsets in `text`.
+
+    The one sentence layout of a passage: ingest segments these keys for BM25 and keeps
+    them by sentence, and the re-ranker reads them back instead of segmenting again.
+    """
+    out = []
+    pos = 0
+    for line in text.split("\n"):
+        # one conversion a line, sliced, when it kept the line's length (nearly always:
+        # NFKC and traditional-to-simplified map character for character)
+        key = search_key(line)
+        sliced = len(key) == len(line)
+        for s, e in sentence_spans(line):
+            out.append((pos + s, pos + e, key[s:e] if sliced else search_key(line[s:e])))
+        pos += len(line) + 1
+    return out
 
 
 def sentence_spans(line: str) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ otherwise, so the expected features can be worked out by hand.
 """
 
 import re
-from dataclasses import astuple
+from dataclasses import astuple, replace
 
 import pytest
 
@@ -379,3 +379,38 @@ def test_a_title_credit_ranks_the_answer_above_passages_that_repeat_the_document
     assert credited[1] > credited[0]
     # a credit no higher than the passage context's changes nothing
     assert answerer.passage_scores(question, [naming, answering], title_credit=0.5) == plain
+
+
+# ---- tokens kept at ingest ------------------------------------------------------------
+
+
+class CountingSegmenter(ChineseSegmenter):
+    """jieba, counting the texts it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __call__(self, text: str) -> list[str]:
+        self.calls += 1
+        return super().__call__(text)
+
+
+def test_a_passage_segmented_at_ingest_is_not_segmented_again(segmenter):
+    question = "株洲2024年的地区生产总值是多少？"
+    plain = corpus()
+    kept = [replace(h, lines=tuple(map(tuple, segmenter.passage(h.chunk.heading, h.chunk.text))))
+            for h in plain]
+    counting = CountingSegmenter().load()
+    with_lines = ExtractiveAnswerer(counting).score(question, kept)
+    assert counting.calls == 1  # the question only
+    assert with_lines == ExtractiveAnswerer(segmenter).score(question, plain)
+
+
+def test_tokens_that_do_not_fit_the_passage_are_not_trusted(segmenter):
+    # one line too few (a sentence splitter changed since ingest): segmented afresh
+    [h] = [hit(1, ZHUZHOU, "zhuzhou.txt")]
+    stale = replace(h, lines=((), ("株洲",)))
+    question = "株洲规模以上工业企业有几家？"
+    assert (ExtractiveAnswerer(segmenter).score(question, [stale])
+            == ExtractiveAnswerer(segmenter).score(question, [h]))

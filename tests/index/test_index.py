@@ -4,6 +4,7 @@ duplicates across files, crashes and reopening."""
 import hashlib
 import json
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def assert_consistent(index_dir: Path) -> list[int]:
     for cid, tokens, blob in s["rows"]:
         stored = np.frombuffer(blob, dtype=np.float32)
         np.testing.assert_array_equal(s["dense"].reconstruct(cid), stored)
-        assert s["bm25_dl"][cid] == (len(tokens.split("\t")) if tokens else 0)
+        # the column keeps them by line (heading, sentences): BM25 counts them all
+        assert s["bm25_dl"][cid] == len(re.findall(r"[^\t\n]+", tokens))
     gen = int(s["meta"]["generation"])
     assert s["dense_meta"]["generation"] == gen
     assert s["bm25_meta"]["generation"] == gen
@@ -345,6 +347,28 @@ def test_add_indexes_every_store(idx_dir: Path) -> None:
         ]
         assert bm25_sources(index, MARKER) == ["a.txt"]
     assert len(assert_consistent(idx_dir)) == n_a + n_b
+
+
+def test_chunks_come_back_with_their_tokens_by_heading_and_sentence(idx_dir: Path) -> None:
+    text = policy_text(3, marker=MARKER)
+    with new_index(idx_dir) as index:
+        add_text(index, "a.txt", text)
+        stored = index.chunks(index.store.chunk_ids().tolist())
+        for s in stored.values():
+            lines = index.segmenter.passage(s.chunk.heading, s.chunk.text)
+            assert s.lines == tuple(map(tuple, lines))
+        index.save()
+    # an index written before tokens were kept by line: one line a chunk, read as none;
+    # BM25 rebuilt from it still finds the same passages
+    db = sqlite3.connect(idx_dir / "zhice.sqlite3")
+    with db:
+        db.execute("UPDATE chunks SET tokens = replace(tokens, char(10), char(9))")
+    db.close()
+    (idx_dir / "bm25.npz").unlink()
+    with ZhiceIndex.open(idx_dir) as index:
+        assert all(s.lines is None for s in index.chunks(stored).values())
+        assert bm25_sources(index, MARKER) == ["a.txt"]
+    assert len(assert_consistent(idx_dir)) == len(stored)
 
 
 def test_unchanged_content_costs_no_embedding(idx_dir: Path) -> None:

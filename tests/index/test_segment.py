@@ -5,7 +5,7 @@ import time
 import pytest
 
 from zhice.index.bm25 import Bm25Index
-from zhice.index.segment import STOPWORDS, ChineseSegmenter, char_bigrams
+from zhice.index.segment import STOPWORDS, ChineseSegmenter, char_bigrams, flat_tokens
 from zhice.ingest.normalize import search_key
 
 
@@ -116,3 +116,12 @@ def test_bigram_bm25_finds_a_name_the_dictionary_does_not_know():
     bm = Bm25Index(char_bigrams)
     bm.add([1, 2], [search_key("阿尔伯特码头位于利物浦"), search_key("码头工人在港口工作")])
     assert [i for i, _ in bm.search(search_key("阿尔伯特码头"), 2)] == [1, 2]
+
+
+def test_a_passage_is_segmented_by_line_into_the_same_tokens_as_a_whole(seg):
+    text = "2024年株洲地區生產總值達到4,068億元。\n全市規模以上工業企業有1800家；增長6.1%。"
+    lines = seg.passage("二、經濟發展", text)
+    assert lines == [seg("二、经济发展"), seg("2024年株洲地区生产总值达到4068亿元。"),
+                     seg("全市规模以上工业企业有1800家;"), seg("增长6.1%。")]
+    # jieba cuts at punctuation anyway: kept apart, the sentences lose no BM25 token
+    assert sorted(flat_tokens(lines)) == sorted(seg(search_key("二、經濟發展\n" + text)))

@@ -12,6 +12,7 @@ from zhice.ingest.split import (
     heading_level,
     opening,
     run_in_heading,
+    sentence_keys,
     sentence_spans,
     sentences,
     split,
@@ -167,6 +168,13 @@ def test_heading_lines_are_context_not_sentences():
 )
 def test_sentence_spans(line, expected):
     assert [line[s:e] for s, e in sentence_spans(line)] == expected
+
+
+def test_sentence_keys_give_passage_offsets_and_search_keys():
+    text = "一、總體要求\n堅持穩中求進。擴大內需！"
+    keys = sentence_keys(text)
+    assert [text[s:e] for s, e, _ in keys] == ["一、總體要求", "堅持穩中求進。", "擴大內需！"]
+    assert [k for _, _, k in keys] == ["一、总体要求", "坚持稳中求进。", "扩大内需!"]
 
 
 # --- chunks ---------------------------------------------------------------------
