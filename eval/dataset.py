@@ -131,6 +131,12 @@ def _parse_line(line: str, where: str, number: int) -> Question:
             f"{where}expected a JSON object, got {type(obj).__name__}; "
             "each line must be one JSON object"
         )
+    return parse_question(obj, where, number)
+
+
+def parse_question(obj: dict, where: str, number: int = 0) -> Question:
+    """A question object (a dataset line, a conversation's turn) to a Question; `where`
+    prefixes every error."""
     for name in REQUIRED_FIELDS:
         if name not in obj:
             raise DatasetError(
