@@ -15,11 +15,21 @@ _ELLIPTIC = re.compile(
 # "这个规划", "该政策", "它", "这些城市": a reference to what was asked before
 _REFERENCE = re.compile(
     r"(?:这个|这项|这一|这些|该|此|上述|前面说的)(?:政策|规划|文件|意见|方案|城市|地区|示范区|做法|"
-    r"措施|工程|项目|文章|会议|活动|企业|产业)?|(?<![\u4e00-\u9fff])[它其](?=[是的在有])"
+    r"措施|工程|项目|文章|会议|活动|企业|产业)?|(?<!其)它们?|(?<![\u4e00-\u9fff])其(?=[是的在有])|"
+    r"那里|当地"
 )
+# "那一年", "当年": the year of the previous question (pronouns are a closed class)
+_SAME_YEAR = re.compile(r"那一?年|当年|同年")
+_YEAR = re.compile(r"\d{4}年")
+_CONNECTIVE = re.compile(r"^(?:那么?|还有|另外|再说说)\s*")
+# function characters around what remains of an elliptic follow-up ("的财政收入", "到")
+_PHRASE_EDGE = re.compile(r"^[的在到和与及了又也还]+|[的了]+$")
 _TITLE = re.compile(r"《[^》]{2,60}》")
 # entity parts of speech in jieba: place, organisation, other proper noun, person
 _ENTITY_TAGS = ("ns", "nt", "nz", "nr")
+# what an elliptic follow-up's name replaces: not "nz", which jieba also gives to terms
+# ("二氧化硫")
+_REPLACED_TAGS = ("ns", "nt", "nr")
 # words jieba tags as places that name no place: "那株洲呢？" after "首批示范区有哪些城市？"
 # must not make "首批示范区有哪些株洲？"
 _GENERIC_PLACES = frozenset(
@@ -42,15 +52,26 @@ def _posseg():
     return jieba.posseg
 
 
-def _entities(text: str) -> list[str]:
-    """Proper nouns of a question, in order (places, organisations, names)."""
-    return [w.word for w in _posseg().cut(text)
-            if w.flag in _ENTITY_TAGS and len(w.word) >= 2 and w.word not in _GENERIC_PLACES]
+def _entities(text: str, tags: tuple[str, ...] = _ENTITY_TAGS,
+              generic: bool = False) -> list[str]:
+    """Proper nouns of a question, in order (places, organisations, names); a run of
+    them is one ("湖北黄石"). `generic`: words like 全国 count as places too, whatever
+    jieba tags them."""
+    out, run = [], []
+    for w in [*_posseg().cut(text), None]:
+        if w is not None and len(w.word) >= 2 and (
+                (w.flag in tags and w.word not in _GENERIC_PLACES)
+                or (generic and w.word in _GENERIC_PLACES)):
+            run.append(w.word)
+        elif run:
+            out.append("".join(run))
+            run = []
+    return out
 
 
 def _subject(previous: str) -> str | None:
-    """What the previous question was about: a document title, else its first entity,
-    else its first run of nouns ("产业转型升级示范区")."""
+    """What the previous question was about: a document title, else its first entity
+    (a run of them: "湖北黄石"), else its first run of nouns ("产业转型升级示范区")."""
     title = _TITLE.search(previous)
     if title:
         return title.group(0)
@@ -71,35 +92,121 @@ def needs_context(question: str, history: list[str]) -> bool:
     """Whether a question leans on the conversation: elliptic or referring back."""
     q = question.strip()
     return bool(history) and bool(
-        (_ELLIPTIC.match(q) and len(q) <= 20) or _REFERENCE.search(q))
+        _elliptic(q) or _REFERENCE.search(q) or _SAME_YEAR.search(q))
+
+
+def _elliptic(question: str) -> str | None:
+    """X of "那X呢？"; of "X怎么样？" only when X is a bare name ("那么鄂尔多斯怎么样？"):
+    "东北地区资源型城市的人口情况怎么样？" is a question of its own."""
+    m = _ELLIPTIC.match(question)
+    if not m or len(question) > 20:
+        return None
+    if question.rstrip("？?。").endswith("呢") or len(m.group(1)) <= 4:
+        return m.group(1)
+    return None
 
 
 def standalone(question: str, history: list[str]) -> str:
     """The question as it should be searched, given the earlier questions (newest last).
 
-    A question that needs no context comes back unchanged.
+    A question that needs no context comes back unchanged. An elliptic one ("那X呢？")
+    puts X in the place of what X replaces in the previous question: a year or ordinal
+    of the same unit, a proper noun, a noun phrase with the same head; a reference
+    ("这个规划", "它", "那一年") is replaced by what the previous question was about.
+    Two questions are never glued together.
     """
     q = question.strip()
     if not history:
         return q
     previous = history[-1]
-    elliptic = _ELLIPTIC.match(q)
-    if elliptic and len(q) <= 20:
-        new = elliptic.group(1)
-        if _ORDINAL.fullmatch(new):
-            same = [m for m in _ORDINAL.findall(previous) if m[-1] == new[-1]]
-            if same:
-                return previous.replace(same[0], new, 1)
-        old = _entities(previous)
-        if not old:
-            leading = _LEADING_SUBJECT.match(previous)
-            old = [leading.group(1)] if leading else []
-        if old and old[0] != new:
-            return previous.replace(old[0], new, 1)
-        return f"{new}{previous}" if new not in previous else previous
-    reference = _REFERENCE.search(q)
+    elliptic = _elliptic(q)
+    if elliptic:
+        replaced = _replace_constituents(elliptic, previous)
+        if replaced:
+            return replaced
+        # nothing of its kind to replace: asked about what the previous question was
+        # about ("效果如何？" -> "宜宾的效果如何？"), not glued to that question
+        subject = _subject(previous)
+        if subject and subject not in elliptic:
+            return subject + "的" + _CONNECTIVE.sub("", q)
+        return q
+    out = q
+    year = _SAME_YEAR.search(out)
+    if year:
+        years = _YEAR.findall(previous)
+        if years:
+            out = out[: year.start()] + years[0] + out[year.end() :]
+    reference = _REFERENCE.search(out)
     if reference:
         subject = _subject(previous)
-        if subject and subject not in q:
-            return q[: reference.start()] + subject + q[reference.end() :]
-    return q
+        if subject and subject not in out:
+            out = out[: reference.start()] + subject + out[reference.end() :]
+    return out
+
+
+def _replace_constituents(new: str, previous: str) -> str | None:
+    """`previous` with the parts of `new` in the place of their counterparts; None when
+    a part has none."""
+    out = previous
+    rest = new
+    shifted = False  # a name replaced: what follows it is a new topic ("那湘潭的财政收入呢？")
+    # years and ordinals: "到2030年" after "到2025年……", "第二批" after "第一批……"
+    for m in _ORDINAL.finditer(new):
+        same = [o for o in _ORDINAL.findall(out) if o[-1] == m.group(0)[-1]]
+        if same:
+            out = out.replace(same[0], m.group(0), 1)
+            rest = rest.replace(m.group(0), " ", 1)
+    # places, organisations, people: in the place of the previous question's first, or
+    # of its leading subject ("全国" may replace a place, never be replaced)
+    for entity in _entities(rest, _REPLACED_TAGS, generic=True):
+        old = _entities(out)
+        if not old:
+            leading = _LEADING_SUBJECT.match(out)
+            old = [leading.group(1)] if leading else []
+        if old and old[0] != entity:
+            # "株洲、湘潭和衡阳" is one subject: the whole list gives way
+            listed = re.search(re.escape(old[0]) + r"(?:[、，,和与及]+(?:"
+                               + "|".join(map(re.escape, old[1:] or ["(?!)"])) + "))*", out)
+            out = out[: listed.start()] + entity + out[listed.end() :]
+            shifted = True
+        elif entity not in out:
+            out = entity + out  # a subject the previous question had none of: it leads
+        rest = rest.replace(entity, " ", 1)
+    # what remains, a noun phrase ("服务业增加值", "的财政收入"): in the place of the
+    # previous question's noun phrase with the same head word, or the same head
+    # character, or of the phrase it ends on ("…重点发展专用数控机床？"); with none of
+    # these, the follow-up is searched as asked rather than as a guess
+    phrase = _PHRASE_EDGE.sub("", rest.strip())
+    if len(phrase) >= 2 and phrase not in out:
+        runs = _noun_runs(out)
+        head = _noun_runs(phrase)
+        if not head or not runs:
+            return None
+        last = head[-1]
+        ending = runs[-1] if shifted or out.rstrip("？?。").endswith(runs[-1]) else None
+        target = (next((r for r in runs if r.endswith(_last_word(last))), None)
+                  or next((r for r in runs if r[-1] == last[-1]), None) or ending)
+        if target is None:
+            return None
+        out = out.replace(target, phrase, 1)
+    return out
+
+
+def _noun_runs(text: str) -> list[str]:
+    """Maximal runs of nouns (and the attributes jieba tags with them) in a text."""
+    runs, run = [], []
+    for w in _posseg().cut(text):
+        if w.flag[0] in "nb" or w.flag == "vn":
+            run.append(w.word)
+            continue
+        if run:
+            runs.append("".join(run))
+            run = []
+    if run:
+        runs.append("".join(run))
+    return [r for r in runs if len(r) >= 2]
+
+
+def _last_word(phrase: str) -> str:
+    words = [w.word for w in _posseg().cut(phrase)]
+    return words[-1] if words else phrase

@@ -31,6 +31,19 @@ from zhice.assistant.followup import needs_context, standalone
         ("它是什么时候设立的？", ["产业转型升级示范区有多少个？"],
          "产业转型升级示范区是什么时候设立的？"),
         ("它有哪些做法？", ["宜宾在产业转型上有什么做法？"], "宜宾有哪些做法？"),
+        # a name replaces the whole list it stands for, and a run of names is one
+        ("那宜宾呢？", ["株洲、湘潭和衡阳的做法有哪些？"], "宜宾的做法有哪些？"),
+        ("全国呢？", ["2023年株洲的研发投入强度是多少？"], "2023年全国的研发投入强度是多少？"),
+        ("那里有多少家企业？", ["湖北黄石有多长的矿冶史？"], "湖北黄石有多少家企业？"),
+        # a noun phrase replaces the one with its head; a year inside the follow-up too
+        ("那出口额呢？", ["2023年株洲的进口额是多少？"], "2023年株洲的出口额是多少？"),
+        ("到2030年呢？", ["规划提出到2025年要达到什么目标？"], "规划提出到2030年要达到什么目标？"),
+        ("那钢铁行业呢？", ["规划提出重点改造哪些化工企业？"], "规划提出重点改造哪些钢铁行业？"),
+        # a new name with a new topic: both replaced, the question's frame kept
+        ("那湘潭的财政收入呢？", ["株洲2023年的地区生产总值是多少？"],
+         "湘潭2023年的财政收入是多少？"),
+        # "那一年": the year the previous question named
+        ("那一年全国的增速是多少？", ["2022年株洲的增速是多少？"], "2022年全国的增速是多少？"),
     ],
 )
 def test_follow_ups_are_rewritten(question, history, expected):
@@ -45,6 +58,8 @@ def test_follow_ups_are_rewritten(question, history, expected):
         ("新质生产力是什么？", ["首批示范区有哪些城市？"]),
         ("国家一共支持建设了多少个产业转型升级示范区？", ["宜宾在产业转型上有什么做法？"]),
         ("其他城市怎么看待株洲的做法？", ["宜宾在产业转型上有什么做法？"]),
+        # "X怎么样？" with a topic of its own is a question, not an ellipsis
+        ("株洲的工业遗产保护情况怎么样？", ["宜宾在产业转型上有什么做法？"]),
     ],
 )
 def test_standalone_questions_are_unchanged(question, history):
@@ -63,3 +78,14 @@ def test_a_reference_already_resolved_is_left_alone():
     history = ["《全国老工业基地调整改造规划》的目标是什么？"]
     question = "这个规划即《全国老工业基地调整改造规划》是哪年出台的？"
     assert standalone(question, history) == question
+
+
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    ("效果如何？", ["宜宾在产业转型上有什么做法？"], "宜宾的效果如何？"),
+    ("那就业目标呢？", ["《规划》提出城镇居民人均可支配收入要达到多少？"], "《规划》的就业目标呢？"),
+])
+def test_a_follow_up_with_no_counterpart_asks_about_the_previous_subject(
+        question, history, expected):
+    # nothing in the previous question has the follow-up's kind: it is asked about
+    # what that question was about, never glued to the whole of it
+    assert standalone(question, history) == expected
