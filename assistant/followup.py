@@ -175,7 +175,7 @@ def _replace_constituents(new: str, previous: str) -> str | None:
     # what remains, a noun phrase ("服务业增加值", "的财政收入"): in the place of the
     # previous question's noun phrase with the same head word, or the same head
     # character, or of the phrase it ends on ("…重点发展专用数控机床？"); with none of
-    # these, the follow-up is searched as asked rather than as a guess
+    # these, None rather than a guess
     phrase = _PHRASE_EDGE.sub("", rest.strip())
     if len(phrase) >= 2 and phrase not in out:
         runs = _noun_runs(out)
