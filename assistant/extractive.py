@@ -160,8 +160,11 @@ class ExtractiveAnswerer:
         # the passage of the best sentence must hold what the question names: terms
         # spread over several passages are how an unanswerable question looks answered
         best = hits[candidates[0].hit_index].chunk
-        # as the segmenter sees it: lower case ("GDP"), no thousands separators ("4,000")
-        context = THOUSANDS_SEP.sub("", (best.key + search_key(best.heading)).lower())
+        # with its heading and its document's title ("2023年中央一号文件" names the year
+        # its passages need not repeat); as the segmenter sees it: lower case ("GDP"),
+        # no thousands separators ("4,000")
+        context = THOUSANDS_SEP.sub("", "\n".join(
+            (best.key, search_key(best.heading), search_key(best.title))).lower())
         figures = sum(1 for f in QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", qkey))
                       if f not in context)
         patterns = answer_patterns(question)

@@ -284,6 +284,18 @@ def test_focus_is_zero_when_the_best_passage_has_what_is_asked_for(answerer):
     assert (features.missing, features.figures, features.focus) == (0.0, 0, 0.0)
 
 
+def test_what_the_document_title_names_the_passage_need_not_repeat(answerer):
+    # the year is in the title of the report the passage comes from
+    text = "全市地区生产总值达到4068亿元，同比增长6.1%。"
+    chunk = Chunk("report.txt", 1, text, search_key(text), "一、经济发展", 0, len(text),
+                  title="2023年株洲市政府工作报告")
+    features = answerer.features("株洲2023年的地区生产总值是多少？", [Hit(1, chunk, 1.0)])
+    assert (features.missing, features.figures, features.focus) == (0.0, 0, 0.0)
+    # the same passage in a report of another year lacks the year asked about
+    other = replace(chunk, title="2022年株洲市政府工作报告")
+    assert answerer.features("株洲2023年的地区生产总值是多少？", [Hit(1, other, 1.0)]).figures == 1
+
+
 def test_a_question_figure_the_passage_lacks_is_counted(answerer):
     features = answerer.features("株洲2023年的地区生产总值是多少？", corpus())
     # 2023 and 2023年 are 2 of the 7 terms: 株洲 2023 2023年 地区 生产 总值 生产总值

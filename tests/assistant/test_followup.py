@@ -82,7 +82,8 @@ def test_a_reference_already_resolved_is_left_alone():
 
 @pytest.mark.parametrize(("question", "history", "expected"), [
     ("效果如何？", ["宜宾在产业转型上有什么做法？"], "宜宾的效果如何？"),
-    ("那就业目标呢？", ["《规划》提出城镇居民人均可支配收入要达到多少？"], "《规划》的就业目标呢？"),
+    ("那就业目标呢？", ["《规划》提出城镇居民人均可支配收入要达到多少？"],
+     "《规划》的就业目标呢？"),
 ])
 def test_a_follow_up_with_no_counterpart_asks_about_the_previous_subject(
         question, history, expected):
