@@ -40,6 +40,8 @@ NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
 
 # Sentence features that answer a kind of question (_kind_bonus)
 _FIGURE = re.compile(r"\d")
+_BOUND = re.compile(r"以上|以下|以内|左右|上下")
+_VALUE = re.compile(r"[\d〇零一二两三四五六七八九十百千万亿]")
 _LIST = re.compile(r"[、；;]")
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
 _CONTEXT = 0.5  # weight of a question term found in the passage but not in the sentence
@@ -301,7 +303,7 @@ class ExtractiveAnswerer:
         simplify = not is_traditional(question)
         markers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
-        parts = []
+        parts, shown_quotes = [], []
         for c in chosen:
             text = hits[c.hit_index].chunk.text
             s, e = _narrow(text, c.start, c.end, self.segmenter, question)
@@ -313,9 +315,35 @@ class ExtractiveAnswerer:
             if shown.endswith(("，", ",", "、", "；", ";", "：", ":")):
                 shown = shown[:-1] + "。"
             parts.append(f"{shown}[{n}]")
+            shown_quotes.append(shown)
         citations = tuple(Citation(n, hits[i], tuple(quotes[i])) for i, n in markers.items())
+        # the value asked for first, as the quotes say it: "4068亿元。2024年……[1]" (the
+        # marker after the quote cites the value too, and the check checks it)
+        value = direct_value(question, shown_quotes)
+        if value:
+            parts.insert(0, value + "。")
         return Answer(question, "".join(parts), False, citations, tuple(hits),
                       extra={"evidence": evidence})
+
+
+def direct_value(question: str, quotes: Sequence[str]) -> str | None:
+    """The one value of the type the question asks for ("多少亿元" a sum, "哪一年" a year,
+    "几个" a count) that the quotes hold; None when they hold none, or several: the
+    sentences then answer, in their own words."""
+    found = {_whole_value(q, m.start(), m.end()) for p in answer_patterns(question)
+             for q in quotes for m in p.finditer(q)}
+    # a value has a figure in it: "春", "初" or "时期" answer "什么时候" but are no value
+    values = {v for v in found if len(v) >= 2 and _VALUE.search(v)}
+    return values.pop() if len(values) == 1 else None
+
+
+def _whole_value(text: str, start: int, end: int) -> str:
+    """A matched value with the ordinal mark before it and the bound after it that make
+    it what the text says: "第2位", not "2位"; "60%以上", not "60%"."""
+    if start and text[start - 1] == "第":
+        start -= 1
+    bound = _BOUND.match(text, end)
+    return text[start : bound.end() if bound else end].strip()
 
 
 def _kind_bonus(kinds: set[str], patterns: list[re.Pattern], key: str) -> float:

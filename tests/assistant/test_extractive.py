@@ -10,6 +10,7 @@ from dataclasses import astuple, replace
 
 import pytest
 
+from zhice.assistant.check import check_answer, claims
 from zhice.assistant.extractive import (
     FIGURE_PENALTY,
     FOCUS_WEIGHT,
@@ -18,6 +19,7 @@ from zhice.assistant.extractive import (
     TYPE_PENALTY,
     EvidenceFeatures,
     ExtractiveAnswerer,
+    direct_value,
     evidence_score,
 )
 from zhice.assistant.types import Hit
@@ -76,19 +78,21 @@ def parts(answer: str) -> list[tuple[str, int]]:
 
 
 @pytest.mark.parametrize(
-    ("question", "sentence"),
+    ("question", "sentence", "value"),
     [
-        ("株洲2024年的地区生产总值是多少？", GDP_2024),
-        ("株洲规模以上工业企业有几家？", "全市规模以上工业企业有1800家。"),
+        # 多少 of a total: 4068亿元 and 6.1% are both figures, neither the one type asked
+        ("株洲2024年的地区生产总值是多少？", GDP_2024, ""),
+        # 几家 asks for a count of 家: the count leads the answer
+        ("株洲规模以上工业企业有几家？", "全市规模以上工业企业有1800家。", "1800家。"),
     ],
 )
 def test_a_figure_question_is_answered_by_the_sentence_with_the_figure(
-    answerer, question, sentence
+    answerer, question, sentence, value
 ):
     hits = corpus()
     answer = answerer(question, hits)
     assert not answer.abstained
-    assert answer.answer == sentence + "[1]"
+    assert answer.answer == value + sentence + "[1]"
     # marker 1 is the passage the sentence came from, though it was retrieved second
     [citation] = answer.citations
     assert citation.marker == 1
@@ -107,7 +111,7 @@ def test_the_figure_bonus_beats_a_sentence_that_covers_more_of_the_question(segm
     assert text[best.start : best.end] == "全市规模以上工业企业有1800家。"
     assert text[runner_up.start : runner_up.end] == "株洲规模以上工业企业数量持续增加。"
     assert best.coverage < runner_up.coverage
-    assert answerer(question, hits).answer == "全市规模以上工业企业有1800家。[1]"
+    assert answerer(question, hits).answer == "1800家。全市规模以上工业企业有1800家。[1]"
 
 
 def test_an_answer_of_the_type_asked_for_beats_any_figure(segmenter):
@@ -426,3 +430,31 @@ def test_tokens_that_do_not_fit_the_passage_are_not_trusted(segmenter):
     question = "株洲规模以上工业企业有几家？"
     assert (ExtractiveAnswerer(segmenter).score(question, [stale])
             == ExtractiveAnswerer(segmenter).score(question, [h]))
+
+
+# ---- the value asked for, first -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "quotes", "value"), [
+    ("株洲2024年的地区生产总值是多少亿元？", [GDP_2024], "4068亿元"),
+    ("株洲地区生产总值同比增长的比重是多少？", [GDP_2024], "6.1%"),
+    ("首批示范区是哪一年设立的？", ["2017年，国家设立首批示范区。"], "2017年"),
+    # with its ordinal mark and its bound: what the text says, not a part of it
+    ("它是我国第几个中长期规划？", ["本纲要是我国第一个中长期规划。"], "第一个"),
+    ("技能人才的比例要达到多少？", ["技能人才占就业人员的比例达到30%以上。"], "30%以上"),
+    ("二〇二九年前要完成什么？", ["到二〇二九年完成本决定提出的改革任务。"], None),  # no type asked
+    # two values of the type: the sentences answer in their own words
+    ("示范区是哪一年设立的？", ["2017年设立首批，2022年设立第二批。"], None),
+    # "春" answers 什么时候, but is no value to lead with
+    ("活动什么时候举行？", ["活动于春季举行。"], None),
+])
+def test_direct_value_is_the_one_value_of_the_type_asked(question, quotes, value):
+    assert direct_value(question, quotes) == value
+
+
+def test_the_value_leads_the_answer_and_is_cited_with_its_sentence(answerer):
+    hits = corpus()
+    answer = check_answer(answerer("株洲2024年的地区生产总值是多少亿元？", hits), NOT_FOUND)
+    assert answer.answer.startswith("4068亿元。")
+    assert [m for _, m in claims(answer.answer)] == [[1], [1]]
+    assert answer.unsupported == ()

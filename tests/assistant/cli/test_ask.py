@@ -53,7 +53,7 @@ def test_the_answer_with_markers_then_the_numbered_sources(capsys, index_dir):
     code, out, err = ask(capsys, "宜宾动力电池产量占全国比重多少？", "--index", index_dir)
     assert (code, err) == (0, "")
     assert out == (
-        f"{ENERGY}[1]\n"
+        f"15%。[1]{ENERGY}[1]\n"
         "\n"
         "来源：\n"
         "[1] 新能源产业 > 新能源产业\n"
@@ -103,7 +103,7 @@ def test_the_index_defaults_to_zhice_index(capsys, monkeypatch, index_dir):
     monkeypatch.setenv("ZHICE_INDEX", str(index_dir))
     code, out, err = ask(capsys, "宜宾动力电池产量占全国比重多少？")
     assert (code, err) == (0, "")
-    assert out.startswith(f"{ENERGY}[1]\n")
+    assert out.startswith(f"15%。[1]{ENERGY}[1]\n")
 
 
 # --- --json --------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_the_recorded_embedder_may_be_named(capsys, index_dir):
         capsys, "宜宾动力电池产量占全国比重多少？", "--index", index_dir, "--embedder", "fake"
     )
     assert (code, err) == (0, "")
-    assert out.startswith(f"{ENERGY}[1]\n")
+    assert out.startswith(f"15%。[1]{ENERGY}[1]\n")
 
 
 def test_a_question_of_exactly_the_limit_is_taken(capsys, index_dir):
