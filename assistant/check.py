@@ -10,12 +10,14 @@ from dataclasses import replace
 
 from zhice.ingest.normalize import match_key
 
+from .question import constraints
 from .types import Answer
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Lexical support for a sentence that is not a verbatim quote: this share of its
 # character bigrams must occur in the cited passage, and every figure in it too.
 SUPPORT_OVERLAP = 0.6
+DOCUMENT_OVERLAP = 0.8  # of a named document's bigrams, for it to count as named
 
 
 _MARKER_GROUP = re.compile(r"((?:\s*\[\d+\])+)")
@@ -61,8 +63,33 @@ def supports(sentence: str, passage: str) -> bool:
     return overlap >= SUPPORT_OVERLAP and all(n in p for n in _NUMBER.findall(s))
 
 
+def unmatched(question: str, citations) -> tuple[str, ...]:
+    """The question's constraints (question.constraints: years, named documents,
+    ordinals) that no cited passage holds, with its heading and its document's title.
+    A document's name counts as held when most of its bigrams are: titles quote it with
+    other marks or a word more."""
+    context = "\n".join(match_key(x) for c in citations
+                        for x in (c.hit.chunk.text, c.hit.chunk.heading, c.hit.chunk.title))
+    out = []
+    for constraint in constraints(question):
+        key = match_key(constraint)
+        grams = {key[i : i + 2] for i in range(len(key) - 1)}
+        if key in context or (len(key) > 4 and grams and sum(g in context for g in grams)
+                              >= DOCUMENT_OVERLAP * len(grams)):
+            continue
+        out.append(constraint)
+    return tuple(out)
+
+
+def unmatched_note(items: tuple[str, ...]) -> str:
+    """What the CLI and the page say of unmatched constraints."""
+    return ("注意：所引段落没有提到" + "、".join(f"“{x}”" for x in items)
+            + "，以上是最接近的内容，未必回答了所问。")
+
+
 def check_answer(answer: Answer, not_found: str = "") -> Answer:
-    """The answer with unsupported sentences and dangling markers removed."""
+    """The answer with unsupported sentences and dangling markers removed, and the
+    question's constraints its passages do not hold named (`Answer.unmatched`)."""
     if answer.abstained:
         return answer
     by_marker = {c.marker: c for c in answer.citations}
@@ -77,6 +104,7 @@ def check_answer(answer: Answer, not_found: str = "") -> Answer:
     if not kept:
         return replace(answer, answer=not_found or answer.answer, abstained=True, citations=(),
                        unsupported=tuple(unsupported))
-    return replace(answer, answer="".join(kept),
-                   citations=tuple(c for c in answer.citations if c.marker in used),
-                   unsupported=answer.unsupported + tuple(unsupported))
+    cited = tuple(c for c in answer.citations if c.marker in used)
+    return replace(answer, answer="".join(kept), citations=cited,
+                   unsupported=answer.unsupported + tuple(unsupported),
+                   unmatched=unmatched(answer.searched or answer.question, cited))

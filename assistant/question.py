@@ -18,6 +18,11 @@ _KINDS = (
 )
 # Figures and ordinals a question names: an answer must be about the same ones.
 QUESTION_FIGURE = re.compile(r"\d+(?:\.\d+)?|第[一二三四五六七八九十百\d]+[届批次期轮]")
+# What a question pins its answer to: a year ("2023年", "2016至2020年"), a named document
+# (《…》), an ordinal (第三批). A passage that names none of one is about another year,
+# batch or document: its figure, cited properly, answers a different question.
+_PINNED = re.compile(r"《([^》]{2,60})》|\d{4}(?=\s*(?:年|—|–|-|~|～|至|到))|"
+                     r"第[一二三四五六七八九十百\d]+[届批次期轮]")
 # "X的Y是多少？", "X的Y有哪些？": Y is what is asked for. Passages about X that never
 # name Y are how a question the documents do not answer looks answered.
 _FOCUS = re.compile(r"的([^的，,、：:；;]{2,8}?)(?:一共|总共|合计|大约|具体)?"
@@ -103,3 +108,10 @@ def question_kinds(question: str) -> set[str]:
     """What the question asks for: number, list, definition, who, where."""
     q = search_key(question)
     return {name for name, pattern in _KINDS if pattern.search(q)}
+
+
+def constraints(question: str) -> list[str]:
+    """The years, named documents and ordinals a question pins its answer to (_PINNED),
+    in order, each once; a document by its name inside 《》."""
+    found = [m.group(1) or m.group(0) for m in _PINNED.finditer(search_key(question))]
+    return list(dict.fromkeys(found))

@@ -51,6 +51,8 @@ class Answer:
     retrieved: tuple[Hit, ...]
     searched: str = ""  # the question actually searched, when it differs from `question`
     unsupported: tuple[str, ...] = ()
+    # years, documents, ordinals the question names and the cited passages do not
+    unmatched: tuple[str, ...] = ()
     latency_ms: float = 0.0
     id: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
@@ -72,4 +74,6 @@ class Answer:
             out["searched_question"] = self.searched
         if self.unsupported:
             out["unsupported"] = list(self.unsupported)
+        if self.unmatched:
+            out["unmatched"] = list(self.unmatched)
         return out

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from zhice.assistant.check import unmatched_note
 from zhice.assistant.cli.common import (
     add_embedder_argument,
     add_index_argument,
@@ -51,6 +52,8 @@ def render(answer: Answer) -> str:
         return "\n".join(lines)
     if answer.searched and answer.searched != answer.question:
         lines.insert(0, f"（检索：{answer.searched}）")
+    if answer.unmatched:
+        lines += [unmatched_note(answer.unmatched), ""]
     if answer.unsupported:
         lines.append("已删除没有出处支持的句子：" + " / ".join(answer.unsupported))
         lines.append("")

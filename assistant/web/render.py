@@ -9,6 +9,7 @@ import json
 import re
 from html import escape
 
+from zhice.assistant.check import unmatched_note
 from zhice.assistant.types import Answer, Citation, Hit
 from zhice.index.store import FileRecord
 
@@ -56,6 +57,8 @@ def answer_html(answer: Answer, turn: int) -> str:
     note = answer.extra.get("llm_note")  # why the LLM's draft was not used
     if note:
         parts.append(f'<div class="zc-note">{escape(str(note))}</div>')
+    if answer.unmatched:
+        parts.append(f'<div class="zc-note">{escape(unmatched_note(answer.unmatched))}</div>')
     if answer.unsupported:
         parts.append(f'<div class="zc-note">另有 {len(answer.unsupported)} '
                      "句在所引段落中找不到依据，已删去。</div>")

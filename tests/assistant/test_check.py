@@ -1,5 +1,7 @@
 """The citation check: sentence splitting with markers, support, and what is kept."""
 
+from dataclasses import replace
+
 import pytest
 
 from zhice.assistant.check import check_answer, claims, supports
@@ -133,3 +135,39 @@ def test_check_keeps_unsupported_sentences_reported_earlier():
     answer = Answer("问题？", "支持12座城市建设首批产业转型升级示范区[1]。", False,
                     (Citation(1, _hit(SHIFAN)),), (_hit(SHIFAN),), unsupported=("早先的句子。",))
     assert check_answer(answer, NOT_FOUND).unsupported == ("早先的句子。",)
+
+
+# --- constraints the cited passages do not hold -------------------------------------------
+
+GDP_2023 = "2023年，株洲全社会研发投入强度3.27%，连续5年稳居全省第一。"
+
+
+def _about(question: str, passage: str, title: str = "文档", heading: str = "") -> Answer:
+    chunk = Chunk("doc.txt", 0, passage, passage, heading, 0, len(passage), title=title)
+    hit = Hit(0, chunk, 1.0)
+    return Answer(question, passage + "[1]", False, (Citation(1, hit),), (hit,))
+
+
+@pytest.mark.parametrize(("question", "title", "unmatched"), [
+    ("2023年株洲研发投入强度是多少？", "文档", ()),
+    # another year: the figure is cited properly and answers a different question
+    ("2019年株洲研发投入强度是多少？", "文档", ("2019",)),
+    ("2019至2023年株洲研发投入强度是多少？", "文档", ("2019",)),
+    # the year, batch or document may stand in the document's title
+    ("2024年的报告说研发投入强度是多少？", "2024年株洲市政府工作报告", ()),
+    ("第三批示范区的研发投入强度是多少？", "文档", ("第三批",)),
+    # a named document counts as held when its title names it, other quotes and all
+    ("《株洲市政府工作报告》说研发投入强度是多少？", "2024年株洲市政府工作报告", ()),
+    ("《全国老工业基地调整改造规划》说研发投入强度是多少？", "2024年株洲市政府工作报告",
+     ("全国老工业基地调整改造规划",)),
+])
+def test_check_names_the_constraints_no_cited_passage_holds(question, title, unmatched):
+    checked = check_answer(_about(question, GDP_2023, title), NOT_FOUND)
+    assert not checked.abstained
+    assert checked.unmatched == unmatched
+    assert ("unmatched" in checked.to_dict()) is bool(unmatched)
+
+
+def test_a_follow_up_is_checked_as_it_was_searched():
+    answer = replace(_about("那2019年呢？", GDP_2023), searched="2019年株洲研发投入强度是多少？")
+    assert check_answer(answer, NOT_FOUND).unmatched == ("2019",)

@@ -12,7 +12,10 @@ from tests.assistant.test_retrieve import build_index
 from tests.index.test_index import share_segmenter
 from zhice.assistant.chain import MAX_QUESTION, Assistant
 from zhice.assistant.cli import main
+from zhice.assistant.cli.ask import render
 from zhice.assistant.extractive import NOT_FOUND
+from zhice.assistant.types import Answer, Citation, Hit
+from zhice.ingest.types import Chunk
 
 ENERGY = "宜宾培育了产值千亿的动力电池产业群，电池产量占全国的比重达到15%。"
 ZONES = "国家先后设立了20个产业转型升级示范区。首批示范区包括株洲、湘潭、衡阳和宜宾等城市。"
@@ -241,3 +244,15 @@ def test_an_index_built_with_another_embedder(capsys, index_dir):
         f"zhice: index at {index_dir} was built with embedder 'fake-64', not 'fake-32'; "
         "leave out --embedder to use 'fake-64', or use a new --index DIR\n"
     )
+
+
+def test_constraints_the_sources_lack_are_noted_before_them():
+    chunk = Chunk("r.txt", 0, "2023年投入强度3.27%。", "2023年投入强度3.27%。", "", 0, 13,
+                  title="报告")
+    hit = Hit(0, chunk, 1.0)
+    out = render(Answer("2019年投入强度是多少？", "2023年投入强度3.27%。[1]", False,
+                        (Citation(1, hit),), (hit,), unmatched=("2019",)))
+    assert out.splitlines()[:4] == ["2023年投入强度3.27%。[1]", "",
+                                    "注意：所引段落没有提到“2019”，以上是最接近的内容，未必回答了所问。",
+                                    ""]
+    assert out.splitlines()[4] == "来源："

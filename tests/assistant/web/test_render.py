@@ -2,6 +2,7 @@
 `WebService` over a tiny index (uploads, the admin password, the size limit)."""
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,15 @@ def test_searched_question_shown_when_it_differs():
     html = answer_html(answer("做法[1]", [Citation(1, hit(1, "做法"))], [hit(1, "做法")],
                               searched="株洲在产业转型上有什么做法？"), 1)
     assert "检索：株洲在产业转型上有什么做法？" in html
+
+
+def test_constraints_the_passages_lack_are_named_as_text():
+    h = hit(1, "2023年投入强度3.27%。")
+    shown = replace(answer("2023年投入强度3.27%。[1]", [Citation(1, h)], [h]),
+                    unmatched=("2019", EVIL))
+    html = answer_html(shown, 1)
+    assert "所引段落没有提到“2019”、" in html and "未必回答了所问" in html
+    assert "<script" not in html
 
 
 def test_abstention_says_so_and_panel_shows_closest():
