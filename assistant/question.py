@@ -64,21 +64,21 @@ _COUNT_QUESTION = re.compile(r"(?<![哪这那])(?:多少|几)\s*([" + _MEASURES 
 # states the reason or the place itself and seldom the noun, so their absence from a
 # passage is no sign that it does not answer (see _FOCUS).
 ANSWER_NOUNS = frozenset(
-    "原因 缘故 理由 结果 后果 位置 地点 地址 地方 所在地 原产地 产地 籍贯 出生地 作者 "
+    "原因 缘故 理由 结果 后果 位置 地点 地址 地方 所在地 作者 "
     "创始人 创办人 发明者 发明人 设计者 时间 日期 年份 方法 方式 办法 途径 手段 目的 意图 "
-    "用途 作用 功能 职责 职能 特点 特征 意义 影响 内容 所指 病因 价格 售价 体长 长度 高度 "
-    "重量 体重 身高 直径 距离 食物 别名 身份 职业 国籍".split()
+    "用途 作用 功能 职责 职能 特点 特征 意义 影响 内容 所指 价格 长度 高度 "
+    "重量 距离 身份 职业".split()
 )
 # Words that say how the question is asked, not what it is about.
 FILLER = frozenset(
     "请问 请 问 一下 介绍 告诉 我 我们 你 您 他们 她们 它们 文件 文档 资料 文章 里 里面 提到 提及 "
     "说 讲 根据 按照 关于 主要 具体 情况 哪些 什么 多少 怎么 怎样 如何 为什么 是否 是不是 吗 呢 "
     "呀 啊 吧 了 的 是 有 几 个 哪 谁 哪里 哪儿 时候 什么样 目前 现在 啥 咋 都 些 挺 很 到底 究竟 "
-    "凭 那边 这边 那座 这座 那个 这个 这种 那种 像 觉得 搞 能 会 要 得 就 还 用 给 一共 大约 大概 "
+    "那边 这边 那座 这座 那个 这个 这种 那种 像 觉得 搞 能 会 要 得 就 还 用 给 一共 大约 大概 "
     "多 样 呢 么 哪一年 哪年 哪座 哪个 哪位 一些 所谓 指 叫 叫做 称为 被 "
     # how questions are phrased in any domain, seldom words of the documents themselves
-    "几批 几类 几位 几项 几种 哪家 哪项 哪类 合计 总共 排第 一年 名字 全称 简称 定义 概念 含义 "
-    "意思 意味 意味着 比作 当作 改成 后来 打算 比例 角色 扮演 东西 多大 占多大 比差 分别 "
+    "几批 几类 几位 几项 几种 哪家 哪项 哪类 合计 总共 一年 名字 全称 简称 定义 概念 含义 "
+    "意思 意味 意味着 后来 比例 角色 东西 多大 占多大 分别 "
     "不是 有没有 能不能 可以 已经 出来 "
     # what kind of answer is wanted ("X的数量是多少"): the documents state the figure itself
     "数量 数目 总数 个数 规模 名称".split()
