@@ -4,7 +4,9 @@ Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT and TYPE_PE
 assistant/extractive.py: among the settings whose false abstention on answerable questions
 stays within the budget, the one that abstains on the most unanswerable questions (then
 the fewest false abstentions, then the lowest threshold), with the threshold halfway
-between two neighbouring scores. Prints the table the constants were taken from.
+between two neighbouring scores. Prints the table the constants were taken from and,
+with --heldout, the fitted rule's abstention and false abstention on each held-out set,
+which it was not fitted on.
 """
 
 import argparse
@@ -76,13 +78,39 @@ def cross_validate(rows: list[tuple[EvidenceFeatures, bool]], max_false: float,
     return caught / unans, lost / (len(rows) - unans)
 
 
+def feature_rows(index: Path, questions, k: int) -> list[tuple[EvidenceFeatures, bool]]:
+    """Each question's evidence features with whether it is unanswerable."""
+    with Assistant.open(index) as assistant:
+        return [(assistant.answerer.features(q.question,
+                                             assistant.retriever.retrieve(q.question, k)),
+                 q.type == UNANSWERABLE) for q in questions]
+
+
+def rates(rows: list[tuple[EvidenceFeatures, bool]], weights, threshold: float
+          ) -> tuple[float, float]:
+    """(abstention on unanswerable, false abstention on answerable) of a fitted rule."""
+    below = [(evidence_score(f, *weights) < threshold, u) for f, u in rows]
+    unans = [b for b, u in below if u]
+    ans = [b for b, u in below if not u]
+    return (sum(unans) / len(unans) if unans else 0.0, sum(ans) / len(ans) if ans else 0.0)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("--dataset", type=Path, default=BUNDLED_DATASET)
     p.add_argument("--max-false", type=float, default=0.05)
     p.add_argument("-k", type=int, default=5)
+    p.add_argument("--heldout", action="append", default=[], metavar="INDEX=DATASET",
+                   help="a held-out set to report the fitted rule on, never fitted on "
+                        "(repeatable), e.g. the dev set's held-out half")
     args = p.parse_args(argv)
+    heldout = []
+    for item in args.heldout:
+        directory, sep, dataset = item.partition("=")
+        if not sep or not directory or not dataset:
+            p.error(f"--heldout needs INDEX_DIR=DATASET.jsonl; got {item!r}")
+        heldout.append((Path(directory), Path(dataset)))
     if not 0.0 <= args.max_false <= 1.0:
         p.error(f"--max-false is a share of the answerable questions, from 0 to 1; "
                 f"got {args.max_false}")
@@ -90,13 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"-k is how many passages a question is answered from, at least 1; got {args.k}")
     try:
         questions = load_dataset(args.dataset)
-        with Assistant.open(args.index) as assistant:
-            answerer = assistant.answerer
-            rows = []
-            for q in questions:
-                hits = assistant.retriever.retrieve(q.question, args.k)
-                rows.append((answerer.features(q.question, hits), q.type == UNANSWERABLE))
+        rows = feature_rows(args.index, questions, args.k)
         abst, false, weights, threshold = fit(rows, args.max_false)
+        held = [(f, feature_rows(d, load_dataset(f), args.k)) for d, f in heldout]
     except (ZhiceError, ValueError) as e:  # no index, a bad dataset, one kind of question
         raise SystemExit(f"calibrate: {e}") from None
     mw, fp, fw, tp = weights
@@ -109,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         cv_abst, cv_false = cross_validate(rows, args.max_false)
         print(f"  5-fold cross-validated: abstention {cv_abst:.3f}, "
               f"false abstention {cv_false:.3f}")
+    for f, held_rows in held:
+        h_abst, h_false = rates(held_rows, weights, threshold)
+        print(f"  held out, {f.name}: abstention {h_abst:.3f}, false abstention {h_false:.3f}")
     print("evidence  coverage  missing  figures  focus  untyped  unanswerable  id")
     for (f, u), q in sorted(zip(rows, questions), key=lambda r: evidence_score(r[0][0], *weights)):
         print(f"{evidence_score(f, *weights):8.3f}  {f.coverage:8.3f}  {f.missing:7.3f}  "

@@ -161,3 +161,22 @@ def test_a_missing_index_is_a_one_line_error(tmp_path):
         main(["--index", str(tmp_path / "none")])
     assert str(e.value) == (f"calibrate: no index at {tmp_path / 'none'}; build one with: "
                             f"zhice ingest PATH --index {tmp_path / 'none'}")
+
+
+def test_main_reports_the_fitted_rule_on_each_held_out_set(tiny_index, tiny_dataset, capsys,
+                                                          tmp_path):
+    # the held-out set: its unanswerable question only, so abstention is all that counts
+    held = tmp_path / "held.jsonl"
+    held.write_text(tiny_dataset.read_text(encoding="utf-8").splitlines()[-1] + "\n",
+                    encoding="utf-8")
+    main(["--index", str(tiny_index), "--dataset", str(tiny_dataset),
+          "--heldout", f"{tiny_index}={held}"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "  held out, held.jsonl: abstention 1.000, false abstention 0.000"
+
+
+def test_a_held_out_set_must_name_its_index(tiny_index, tiny_dataset, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--index", str(tiny_index), "--heldout", str(tiny_dataset)])
+    assert exit_.value.code == 2
+    assert "--heldout needs INDEX_DIR=DATASET.jsonl" in capsys.readouterr().err
