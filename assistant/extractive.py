@@ -11,6 +11,7 @@ from zhice.index.segment import THOUSANDS_SEP, ChineseSegmenter
 from zhice.ingest.normalize import is_traditional, search_key, to_simplified
 from zhice.ingest.split import sentence_keys, sentence_spans
 
+from .params import AbstentionParams
 from .question import (
     ANSWER_NOUNS,
     FILLER,
@@ -21,20 +22,15 @@ from .question import (
 )
 from .types import Answer, Citation, Hit
 
-# Evidence = coverage of the question by the best sentence, less MISSING_WEIGHT times
-# the share of question terms that the best sentence's passage lacks, less FIGURE_PENALTY
-# for each figure or ordinal of the question ("2024年", "第七届") it lacks, less
-# FOCUS_WEIGHT times the share it lacks of what the question asks for (question_focus),
-# less TYPE_PENALTY when the question wants a typed answer (a year, a sum of money, a
-# share, a count of things: answer_patterns) and the passage holds nothing of that type.
-# The question side of each is in question.py.
-# Below ABSTAIN_THRESHOLD the assistant abstains. Calibrated on the public eval set by
-# eval/calibrate.py; its recorded output is benchmarks/results/calibrate.txt.
-ABSTAIN_THRESHOLD = -0.0754
-MISSING_WEIGHT = 0.4
-FIGURE_PENALTY = 0.5
-FOCUS_WEIGHT = 1.0
-TYPE_PENALTY = 1.0
+# Evidence = coverage of the question by the best sentence, less `missing_weight` times
+# the share of question terms that the best sentence's passage lacks, less
+# `figure_penalty` for each figure or ordinal of the question ("2024年", "第七届") it
+# lacks, less `focus_weight` times the share it lacks of what the question asks for
+# (question_focus), less `type_penalty` when the question wants a typed answer (a year,
+# a sum of money, a share, a count of things: answer_patterns) and the passage holds
+# nothing of that type. The question side of each is in question.py. Below `threshold`
+# the assistant abstains. The five are fitted by eval/calibrate.py and stored in
+# assistant/abstention.json (params.AbstentionParams).
 
 NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
 
@@ -93,10 +89,9 @@ class EvidenceFeatures:
     untyped: int = 0  # 1 when the question wants a typed answer the passage does not hold
 
 
-def evidence_score(f: EvidenceFeatures, missing_weight: float = MISSING_WEIGHT,
-                   figure_penalty: float = FIGURE_PENALTY,
-                   focus_weight: float = FOCUS_WEIGHT,
-                   type_penalty: float = TYPE_PENALTY) -> float:
+def evidence_score(f: EvidenceFeatures, missing_weight: float, figure_penalty: float,
+                   focus_weight: float, type_penalty: float) -> float:
+    """Coverage less the weighted penalties (AbstentionParams.weights, in that order)."""
     return (f.coverage - missing_weight * f.missing - figure_penalty * f.figures
             - focus_weight * f.focus - type_penalty * f.untyped)
 
@@ -121,16 +116,16 @@ class ExtractiveAnswerer:
     Args:
         segmenter: the same word segmenter the BM25 index uses.
         idf: weight of a query term (rarer terms matter more); uniform when None.
-        threshold: minimum coverage of the best sentence, else abstain.
+        abstention: when to abstain (default: the fitted assistant/abstention.json).
     """
 
     def __init__(self, segmenter: ChineseSegmenter,
                  idf: Callable[[str], float] | None = None,
-                 threshold: float = ABSTAIN_THRESHOLD, max_sentences: int = 3,
+                 abstention: AbstentionParams | None = None, max_sentences: int = 3,
                  max_chars: int = 320):
         self.segmenter = segmenter
         self.idf = idf or (lambda term: 1.0)
-        self.threshold = threshold
+        self.abstention = abstention or AbstentionParams.load()
         self.max_sentences = max_sentences
         self.max_chars = max_chars
         self._cache: OrderedDict[str, _Passage] = OrderedDict()
@@ -139,7 +134,7 @@ class ExtractiveAnswerer:
     def __call__(self, question: str, hits: Sequence[Hit]) -> Answer:
         candidates = self.score(question, hits)
         evidence = self.evidence(question, hits, candidates)
-        if evidence < self.threshold:
+        if evidence < self.abstention.threshold:
             return Answer(question, NOT_FOUND, True, (), tuple(hits),
                           extra={"evidence": evidence})
         chosen = self._select(candidates, hits)
@@ -149,7 +144,8 @@ class ExtractiveAnswerer:
                  candidates: list["_Candidate"] | None = None) -> float:
         """How well the passages answer the question: the best sentence's coverage, less
         penalties for question terms and figures that no passage holds."""
-        return evidence_score(self.features(question, hits, candidates))
+        return evidence_score(self.features(question, hits, candidates),
+                              *self.abstention.weights)
 
     def features(self, question: str, hits: Sequence[Hit],
                  candidates: list["_Candidate"] | None = None) -> "EvidenceFeatures":
@@ -281,7 +277,7 @@ class ExtractiveAnswerer:
             if len(chosen) >= self.max_sentences or c.score < 0.8 * best.score:
                 break
             text = hits[c.hit_index].chunk.text[c.start : c.end]
-            if c.coverage < self.threshold or used + len(text) > self.max_chars:
+            if c.coverage < self.abstention.threshold or used + len(text) > self.max_chars:
                 continue
             grams = _bigrams(search_key(text))
             if any(_overlap(grams, hits[o.hit_index].chunk.text[o.start : o.end]) > 0.5

@@ -1,6 +1,8 @@
-"""The retrieval parameters fitted on tuning data: one data file beside this module,
-`retrieval.json`, written by `python -m zhice.eval.fit_retrieval` with the datasets it
-was fitted on and their SHA-256, and read when an assistant opens.
+"""Parameters fitted on data, each set in a data file beside this module with the
+datasets it was fitted on and their SHA-256, read when an assistant opens:
+
+- `retrieval.json` (RetrievalParams), written by `python -m zhice.eval.fit_retrieval`;
+- `abstention.json` (AbstentionParams), written by `python -m zhice.eval.calibrate --write`.
 
     params = RetrievalParams.load()
     CoverageReranker(scorer, params.fused_weight, params.bm25_weight, params.list_bonus)
@@ -14,6 +16,7 @@ from pathlib import Path
 from .errors import BadParamsError
 
 PARAMS_FILE = "retrieval.json"
+ABSTENTION_FILE = "abstention.json"
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,43 @@ class RetrievalParams:
     @classmethod
     def load(cls, path: Path | None = None) -> "RetrievalParams":
         """The fitted parameters (`path`, else the packaged file)."""
-        source = path or files(__package__).joinpath(PARAMS_FILE)
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-            return cls(**{f.name: data["params"][f.name] for f in fields(cls)})
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise BadParamsError(
-                f"{source}: not a retrieval parameter file ({type(e).__name__}: {e}); "
-                "refit it with: python -m zhice.eval.fit_retrieval"
-            ) from e
+        return _load(cls, path or files(__package__).joinpath(PARAMS_FILE),
+                     "python -m zhice.eval.fit_retrieval")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class AbstentionParams:
+    """When the extractive answerer abstains: below `threshold`, the evidence score
+    (extractive.evidence_score) is too weak; the weights are its penalties."""
+
+    threshold: float
+    missing_weight: float
+    figure_penalty: float
+    focus_weight: float
+    type_penalty: float
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "AbstentionParams":
+        """The fitted parameters (`path`, else the packaged file)."""
+        return _load(cls, path or files(__package__).joinpath(ABSTENTION_FILE),
+                     "python -m zhice.eval.calibrate --index DIR --write")
+
+    @property
+    def weights(self) -> tuple[float, float, float, float]:
+        return (self.missing_weight, self.figure_penalty, self.focus_weight, self.type_penalty)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _load(cls, source, command: str):
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+        return cls(**{f.name: data["params"][f.name] for f in fields(cls)})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadParamsError(
+            f"{source}: not a parameter file ({type(e).__name__}: {e}); refit it with: {command}"
+        ) from e

@@ -1,20 +1,26 @@
 """Calibrate the abstention rule on a dataset: `python -m zhice.eval.calibrate --index DIR`.
 
-Fits ABSTAIN_THRESHOLD, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT and TYPE_PENALTY of
-assistant/extractive.py: among the settings whose false abstention on answerable questions
-stays within the budget, the one that abstains on the most unanswerable questions (then
-the fewest false abstentions, then the lowest threshold), with the threshold halfway
-between two neighbouring scores. Prints the table the constants were taken from and,
-with --heldout, the fitted rule's abstention and false abstention on each held-out set,
-which it was not fitted on.
+Fits the abstention rule of assistant/extractive.py (threshold, missing_weight,
+figure_penalty, focus_weight, type_penalty; params.AbstentionParams): among the
+settings whose false abstention on answerable questions stays within the budget, the
+one that abstains on the most unanswerable questions (then the fewest false
+abstentions, then the lowest threshold), with the threshold halfway between two
+neighbouring scores. Prints the table the rule was taken from and, with --heldout, the
+fitted rule's abstention and false abstention on each held-out set, which it was not
+fitted on. --write stores the fit in assistant/abstention.json with the dataset's
+SHA-256.
 """
 
 import argparse
+import hashlib
 import itertools
+import json
+from datetime import date
 from pathlib import Path
 
 from zhice.assistant.chain import Assistant
 from zhice.assistant.extractive import EvidenceFeatures, evidence_score
+from zhice.assistant.params import ABSTENTION_FILE, AbstentionParams
 from zhice.ingest.errors import ZhiceError
 
 from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
@@ -101,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dataset", type=Path, default=BUNDLED_DATASET)
     p.add_argument("--max-false", type=float, default=0.05)
     p.add_argument("-k", type=int, default=5)
+    p.add_argument("--write", action="store_true",
+                   help=f"store the fitted rule in assistant/{ABSTENTION_FILE}")
     p.add_argument("--heldout", action="append", default=[], metavar="INDEX=DATASET",
                    help="a held-out set to report the fitted rule on, never fitted on "
                         "(repeatable), e.g. the dev set's held-out half")
@@ -126,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     mw, fp, fw, tp = weights
     print(f"{args.dataset.name}: {len(rows)} questions, "
           f"{sum(u for _, u in rows)} unanswerable; false abstention budget {args.max_false}")
-    print(f"fitted: ABSTAIN_THRESHOLD = {threshold:.4f}, MISSING_WEIGHT = {mw}, "
-          f"FIGURE_PENALTY = {fp}, FOCUS_WEIGHT = {fw}, TYPE_PENALTY = {tp}")
+    params = AbstentionParams(round(threshold, 4), mw, fp, fw, tp)
+    print("fitted: " + ", ".join(f"{k} = {v}" for k, v in params.to_dict().items()))
     print(f"  abstention on unanswerable {abst:.3f}, false abstention {false:.3f}")
     if min(sum(u for _, u in rows), sum(not u for _, u in rows)) >= 5:
         cv_abst, cv_false = cross_validate(rows, args.max_false)
@@ -141,6 +149,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{evidence_score(f, *weights):8.3f}  {f.coverage:8.3f}  {f.missing:7.3f}  "
               f"{f.figures:7d}  {f.focus:5.3f}  {f.untyped:7d}  {'yes' if u else '   ':<12}  "
               f"{q.id} {q.question}")
+    if args.write:
+        path = Path(__file__).parents[1] / "assistant" / ABSTENTION_FILE
+        path.write_text(json.dumps({
+            "about": "Abstention rule fitted by python -m zhice.eval.calibrate on "
+                     f"{date.today()}; refit with the same command --write (eval/README.md).",
+            "fitted_on": [{"dataset": args.dataset.name, "questions": len(rows),
+                           "sha256": hashlib.sha256(args.dataset.read_bytes()).hexdigest()}],
+            "max_false": args.max_false, "params": params.to_dict()},
+            ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

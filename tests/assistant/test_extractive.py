@@ -12,21 +12,19 @@ import pytest
 
 from zhice.assistant.check import check_answer, claims
 from zhice.assistant.extractive import (
-    FIGURE_PENALTY,
-    FOCUS_WEIGHT,
-    MISSING_WEIGHT,
     NOT_FOUND,
-    TYPE_PENALTY,
     EvidenceFeatures,
     ExtractiveAnswerer,
     direct_value,
     evidence_score,
 )
+from zhice.assistant.params import AbstentionParams
 from zhice.assistant.types import Hit
 from zhice.index.segment import ChineseSegmenter
 from zhice.ingest.normalize import search_key
 from zhice.ingest.types import Chunk
 
+FITTED = AbstentionParams.load()
 LIST = "黄石有矿冶峡谷、铜绿山古铜矿遗址、华新水泥厂旧址等特色工业旅游景点。"
 HUANGSHI = "黄石是一座矿冶城市，特色工业旅游资源丰富。" + LIST + "这些景点每年吸引大量游客。"
 ZHUZHOU = (
@@ -99,7 +97,8 @@ def test_a_figure_question_is_answered_by_the_sentence_with_the_figure(
     assert citation.hit is hits[1]
     assert citation.quotes == (sentence,)
     assert answer.retrieved == tuple(hits)
-    assert answer.extra["evidence"] == evidence_score(answerer.features(question, hits))
+    assert answer.extra["evidence"] == evidence_score(answerer.features(question, hits),
+                                                        *FITTED.weights)
 
 
 def test_the_figure_bonus_beats_a_sentence_that_covers_more_of_the_question(segmenter):
@@ -228,7 +227,7 @@ def test_a_question_about_nothing_in_the_passages_abstains_with_the_hits_attache
     assert answer.answer == NOT_FOUND
     assert answer.citations == ()
     assert answer.retrieved == tuple(hits)
-    assert answer.extra["evidence"] == -MISSING_WEIGHT
+    assert answer.extra["evidence"] == -FITTED.missing_weight
 
 
 def test_no_hits_abstains(answerer):
@@ -280,7 +279,7 @@ def test_focus_counts_when_the_best_passage_lacks_what_is_asked_for(answerer):
     answer = answerer(question, hits)
     assert answer.abstained
     assert answer.extra["evidence"] == pytest.approx(
-        coverage - MISSING_WEIGHT * 4 / 7 - FOCUS_WEIGHT * 1.0)
+        coverage - FITTED.missing_weight * 4 / 7 - FITTED.focus_weight * 1.0)
 
 
 def test_focus_is_zero_when_the_best_passage_has_what_is_asked_for(answerer):
@@ -326,12 +325,14 @@ def test_evidence_score_subtracts_each_weighted_penalty(weights, expected):
     assert evidence_score(features, *weights) == pytest.approx(expected)
 
 
-def test_evidence_score_defaults_to_the_calibrated_weights():
-    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25, untyped=1)
-    assert evidence_score(features) == evidence_score(
-        features, MISSING_WEIGHT, FIGURE_PENALTY, FOCUS_WEIGHT, TYPE_PENALTY
-    )
-    assert evidence_score(EvidenceFeatures(0.7, 0.0, 0)) == 0.7  # focus, untyped default to 0
+def test_the_answerer_abstains_by_the_fitted_rule_unless_given_another(segmenter):
+    hits = corpus()
+    question = "株洲2023年的地区生产总值是多少？"  # the passage lacks the year asked about
+    assert ExtractiveAnswerer(segmenter).abstention == AbstentionParams.load()
+    never = replace(FITTED, threshold=-100.0)
+    assert not ExtractiveAnswerer(segmenter, abstention=never)(question, hits).abstained
+    always = replace(FITTED, threshold=100.0)
+    assert ExtractiveAnswerer(segmenter, abstention=always)(GDP_2024, hits).abstained
 
 
 # ---- script ------------------------------------------------------------------------

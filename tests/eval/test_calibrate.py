@@ -1,11 +1,15 @@
 """Calibration of the abstention rule: the fit on hand-made feature rows, and the command
 on the tiny index."""
 
+import hashlib
+import json
 import re
 
 import pytest
 
 from zhice.assistant.extractive import EvidenceFeatures
+from zhice.assistant.params import AbstentionParams
+from zhice.eval import calibrate
 from zhice.eval.calibrate import cross_validate, fit, main
 
 
@@ -120,8 +124,8 @@ def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset
         "questions.jsonl: 4 questions, 1 unanswerable; false abstention budget 0.05"
     )
     fitted = re.fullmatch(
-        r"fitted: ABSTAIN_THRESHOLD = (-?\d+\.\d{4}), MISSING_WEIGHT = 3\.0, "
-        r"FIGURE_PENALTY = 0\.0, FOCUS_WEIGHT = 0\.0, TYPE_PENALTY = 1\.0",
+        r"fitted: threshold = (-?\d+\.\d{1,4}), missing_weight = 3\.0, "
+        r"figure_penalty = 0\.0, focus_weight = 0\.0, type_penalty = 1\.0",
         lines[1],
     )
     assert fitted, lines[1]
@@ -180,3 +184,20 @@ def test_a_held_out_set_must_name_its_index(tiny_index, tiny_dataset, capsys):
         main(["--index", str(tiny_index), "--heldout", str(tiny_dataset)])
     assert exit_.value.code == 2
     assert "--heldout needs INDEX_DIR=DATASET.jsonl" in capsys.readouterr().err
+
+
+def test_write_stores_the_fitted_rule_with_the_dataset_hash(tiny_index, tiny_dataset, capsys,
+                                                            monkeypatch, tmp_path):
+    # the packaged file stays as it is: the command writes beside a copy of this module
+    fake_eval = tmp_path / "zhice" / "eval"
+    fake_eval.mkdir(parents=True)
+    (tmp_path / "zhice" / "assistant").mkdir()
+    monkeypatch.setattr(calibrate, "__file__", str(fake_eval / "calibrate.py"))
+    main(["--index", str(tiny_index), "--dataset", str(tiny_dataset), "--write"])
+    written = tmp_path / "zhice" / "assistant" / "abstention.json"
+    assert capsys.readouterr().out.endswith(f"wrote {written}\n")
+    params = AbstentionParams.load(written)
+    assert (params.missing_weight, params.type_penalty) == (3.0, 1.0)
+    data = json.loads(written.read_text(encoding="utf-8"))
+    assert data["fitted_on"] == [{"dataset": "questions.jsonl", "questions": 4, "sha256":
+                                  hashlib.sha256(tiny_dataset.read_bytes()).hexdigest()}]
