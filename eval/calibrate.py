@@ -14,8 +14,6 @@ SHA-256.
 import argparse
 import hashlib
 import itertools
-import json
-from datetime import date
 from pathlib import Path
 
 from zhice.assistant.chain import Assistant
@@ -24,6 +22,7 @@ from zhice.assistant.params import ABSTENTION_FILE, AbstentionParams
 from zhice.ingest.errors import ZhiceError
 
 from .dataset import BUNDLED_DATASET, UNANSWERABLE, load_dataset
+from .fitting import index_dataset_pairs, write_params
 
 MISSING_WEIGHTS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 FIGURE_PENALTIES = (0.0, 0.2, 0.5, 1.0)
@@ -113,12 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="a held-out set to report the fitted rule on, never fitted on "
                         "(repeatable), e.g. the dev set's held-out half")
     args = p.parse_args(argv)
-    heldout = []
-    for item in args.heldout:
-        directory, sep, dataset = item.partition("=")
-        if not sep or not directory or not dataset:
-            p.error(f"--heldout needs INDEX_DIR=DATASET.jsonl; got {item!r}")
-        heldout.append((Path(directory), Path(dataset)))
+    heldout = index_dataset_pairs(p, "--heldout", args.heldout)
     if not 0.0 <= args.max_false <= 1.0:
         p.error(f"--max-false is a share of the answerable questions, from 0 to 1; "
                 f"got {args.max_false}")
@@ -151,13 +145,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{q.id} {q.question}")
     if args.write:
         path = Path(__file__).parents[1] / "assistant" / ABSTENTION_FILE
-        path.write_text(json.dumps({
-            "about": "Abstention rule fitted by python -m zhice.eval.calibrate on "
-                     f"{date.today()}; refit with the same command --write (eval/README.md).",
-            "fitted_on": [{"dataset": args.dataset.name, "questions": len(rows),
-                           "sha256": hashlib.sha256(args.dataset.read_bytes()).hexdigest()}],
-            "max_false": args.max_false, "params": params.to_dict()},
-            ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_params(path, "Abstention rule fitted by python -m zhice.eval.calibrate --write",
+                     [{"dataset": args.dataset.name, "questions": len(rows),
+                       "sha256": hashlib.sha256(args.dataset.read_bytes()).hexdigest()}],
+                     params.to_dict(), max_false=args.max_false)
         print(f"wrote {path}")
 
 

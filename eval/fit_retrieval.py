@@ -15,8 +15,6 @@ only: the dev set's tuning half, the public set; never on a held-out set (eval/R
 import argparse
 import hashlib
 import itertools
-import json
-from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from zhice.assistant.retrieve import HybridRetriever
 from zhice.ingest.errors import ZhiceError
 
 from .dataset import UNANSWERABLE, load_dataset
+from .fitting import index_dataset_pairs, write_params
 from .metrics import is_gold
 
 FUSED_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
@@ -116,12 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true",
                         help=f"store the best setting in assistant/{PARAMS_FILE}")
     args = parser.parse_args(argv)
-    pairs = []
-    for item in args.set:
-        directory, sep, dataset = item.partition("=")
-        if not sep or not directory or not dataset:
-            parser.error(f"--set needs INDEX_DIR=DATASET.jsonl; got {item!r}")
-        pairs.append((Path(directory), Path(dataset)))
+    pairs = index_dataset_pairs(parser, "--set", args.set)
     try:
         current = RetrievalParams.load()
         sets = [candidates(d, f, current.rerank_depth, credits(current)) for d, f in pairs]
@@ -148,10 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                       "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
                      for (_, f), n in zip(pairs, sizes)]
         path = Path(__file__).parents[1] / "assistant" / PARAMS_FILE
-        path.write_text(json.dumps({
-            "about": "Retrieval parameters fitted by python -m zhice.eval.fit_retrieval "
-                     f"on {date.today()}; refit with the same command (eval/README.md).",
-            "fitted_on": fitted_on, "params": params}, ensure_ascii=False, indent=2) + "\n")
+        write_params(path, "Retrieval parameters fitted by python -m zhice.eval.fit_retrieval",
+                     fitted_on, params)
         print(f"wrote {path}")
     return 0
 
