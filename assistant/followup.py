@@ -52,21 +52,27 @@ def _posseg():
     return jieba.posseg
 
 
-def _entities(text: str, tags: tuple[str, ...] = _ENTITY_TAGS,
-              generic: bool = False) -> list[str]:
-    """Proper nouns of a question, in order (places, organisations, names); a run of
-    them is one ("湖北黄石"). `generic`: words like 全国 count as places too, whatever
-    jieba tags them."""
+def _runs(text: str, keep) -> list[str]:
+    """The maximal runs of the words of `text` that `keep(word)` keeps, each joined, in
+    order (jieba's words, with their parts of speech)."""
     out, run = [], []
     for w in [*_posseg().cut(text), None]:
-        if w is not None and len(w.word) >= 2 and (
-                (w.flag in tags and w.word not in _GENERIC_PLACES)
-                or (generic and w.word in _GENERIC_PLACES)):
+        if w is not None and keep(w):
             run.append(w.word)
         elif run:
             out.append("".join(run))
             run = []
     return out
+
+
+def _entities(text: str, tags: tuple[str, ...] = _ENTITY_TAGS,
+              generic: bool = False) -> list[str]:
+    """Proper nouns of a question, in order (places, organisations, names); a run of
+    them is one ("湖北黄石"). `generic`: words like 全国 count as places too, whatever
+    jieba tags them."""
+    return _runs(text, lambda w: len(w.word) >= 2 and (
+        (w.flag in tags and w.word not in _GENERIC_PLACES)
+        or (generic and w.word in _GENERIC_PLACES)))
 
 
 def _subject(previous: str) -> str | None:
@@ -78,14 +84,8 @@ def _subject(previous: str) -> str | None:
     entities = _entities(previous)
     if entities:
         return entities[0]
-    run: list[str] = []
-    for w in _posseg().cut(previous):
-        if w.flag.startswith("n") or w.flag == "vn":
-            run.append(w.word)
-        elif run:
-            break
-    phrase = "".join(run)
-    return phrase if len(phrase) >= 2 else None
+    nouns = _runs(previous, lambda w: w.flag.startswith("n") or w.flag == "vn")
+    return nouns[0] if nouns and len(nouns[0]) >= 2 else None
 
 
 def needs_context(question: str, history: list[str]) -> bool:
@@ -183,8 +183,9 @@ def _replace_constituents(new: str, previous: str) -> str | None:
         if not head or not runs:
             return None
         last = head[-1]
+        last_word = _last_word(last)
         ending = runs[-1] if shifted or out.rstrip("？?。").endswith(runs[-1]) else None
-        target = (next((r for r in runs if r.endswith(_last_word(last))), None)
+        target = (next((r for r in runs if r.endswith(last_word)), None)
                   or next((r for r in runs if r[-1] == last[-1]), None) or ending)
         if target is None:
             return None
@@ -194,17 +195,8 @@ def _replace_constituents(new: str, previous: str) -> str | None:
 
 def _noun_runs(text: str) -> list[str]:
     """Maximal runs of nouns (and the attributes jieba tags with them) in a text."""
-    runs, run = [], []
-    for w in _posseg().cut(text):
-        if w.flag[0] in "nb" or w.flag == "vn":
-            run.append(w.word)
-            continue
-        if run:
-            runs.append("".join(run))
-            run = []
-    if run:
-        runs.append("".join(run))
-    return [r for r in runs if len(r) >= 2]
+    return [r for r in _runs(text, lambda w: w.flag[0] in "nb" or w.flag == "vn")
+            if len(r) >= 2]
 
 
 def _last_word(phrase: str) -> str:
