@@ -10,6 +10,7 @@ The CLI, the eval command and the web UI all invoke the same object, built here.
 
 import math
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -36,12 +37,18 @@ def validate(question: str) -> str:
     """The question stripped, or BadQuestionError saying what is wrong."""
     q = (question or "").strip()
     if not q:
-        raise BadQuestionError("the question is empty; ask something, e.g. 示范区有多少个？")
+        raise BadQuestionError("the question is empty; ask something, e.g. 示范区有多少个？",
+                               zh="问题是空的：请输入一个问题，例如“示范区有多少个？”")
     if len(q) > MAX_QUESTION:
         raise BadQuestionError(
             f"the question is {len(q)} characters long; the limit is {MAX_QUESTION}. "
-            "Ask about one thing at a time"
-        )
+            "Ask about one thing at a time",
+            zh=f"问题有 {len(q)} 个字，超过了 {MAX_QUESTION} 字的上限：请一次只问一件事")
+    # letters of any script, or digits: punctuation and emoji alone ask nothing
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in q):
+        raise BadQuestionError(
+            f"{q!r} is not a question: it has no words; ask something, e.g. 示范区有多少个？",
+            zh="这不是一个问题（没有文字）：请用文字提问，例如“示范区有多少个？”")
     return q
 
 
@@ -61,7 +68,8 @@ def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = stand
     def _validate(inp: dict) -> dict:
         k = inp.get("k", 5)
         if not isinstance(k, int) or not 1 <= k <= 50:
-            raise BadQuestionError(f"k must be between 1 and 50; got {k!r}")
+            raise BadQuestionError(f"k must be between 1 and 50; got {k!r}",
+                                   zh=f"参考段落数 k 应在 1 到 50 之间，收到的是 {k!r}")
         return {**inp, "question": validate(inp["question"]), "k": k}
 
     def _rewrite(inp: dict) -> dict:

@@ -7,7 +7,8 @@ Abstention is decided from the retrieved evidence before the model is called: a
 small model invents answers when the passages lack one, even when told not to. When
 the model fails (unreachable, timeout, rate limit, bad key, broken model file), or
 most of what it wrote is unsupported by the passages it cites, the extractive answer
-is given instead, with the reason in `Answer.extra["llm_note"]`.
+is given instead, with the reason in `Answer.extra["llm_note"]` (and in Chinese, for
+the page, in `extra["llm_note_zh"]`).
 """
 
 import os
@@ -200,7 +201,7 @@ class LlmAnswerer:
                     parts.append(piece)
                     yield "".join(parts)
         except Exception as e:  # every backend failure ends in the extractive answer
-            yield _with_note(extractive, describe_error(e))
+            yield _with_note(extractive, *describe_error(e))
             return
         yield self.check("".join(parts), question, hits, extractive)
 
@@ -212,7 +213,8 @@ class LlmAnswerer:
         extractive = replace(extractive, extra={**extractive.extra, "raw": raw})
         if not text or NOT_FOUND.rstrip("。") in text:
             return _with_note(extractive, "the model found no answer in the passages; "
-                                          "showing the extracted sentences")
+                                          "showing the extracted sentences",
+                              "模型在检索到的段落中没有找到答案，以下是摘录的原文句子")
         drafted = cite(question, text, hits)
         checked = check_answer(drafted, NOT_FOUND)
         total = len([s for s, _ in claims(text) if s.strip()])
@@ -220,36 +222,43 @@ class LlmAnswerer:
             note = (f"{len(checked.unsupported)} of {total} sentences of the model's answer "
                     "were not supported by the passages they cite; showing the extracted "
                     "sentences instead")
-            return replace(_with_note(extractive, note), unsupported=checked.unsupported)
+            zh = (f"模型答案的 {total} 句中有 {len(checked.unsupported)} 句在所引段落中找不到依据，"
+                  "改为显示摘录的原文句子")
+            return replace(_with_note(extractive, note, zh), unsupported=checked.unsupported)
         return replace(checked, extra={**checked.extra, "mode": "llm", "raw": raw})
 
 
-def describe_error(e: Exception) -> str:
-    """A one-line reason for a failed model call, in the user's terms."""
+def describe_error(e: Exception) -> tuple[str, str]:
+    """A one-line reason for a failed model call, in the user's terms: in English, and
+    in Chinese for the page."""
     name = type(e).__name__
     text = str(e).splitlines()[0][:200] if str(e) else name
     # match on the class and its bases: langchain-openai re-raises openai's errors as
     # subclasses of its own (OpenAIConnectionError is an APIConnectionError)
     names = [c.__name__ for c in type(e).__mro__]
     reasons = {
-        "APITimeoutError": "the model endpoint timed out",
-        "APIConnectionError": "the model endpoint could not be reached",
-        "Timeout": "the model endpoint timed out",
-        "RateLimitError": "the model endpoint is rate-limiting requests",
-        "AuthenticationError": "the model endpoint rejected the API key",
-        "PermissionDeniedError": "the model endpoint rejected the API key",
-        "NotFoundError": "the model endpoint does not know that model",
+        "APITimeoutError": ("the model endpoint timed out", "模型服务超时"),
+        "APIConnectionError": ("the model endpoint could not be reached", "连接不上模型服务"),
+        "Timeout": ("the model endpoint timed out", "模型服务超时"),
+        "RateLimitError": ("the model endpoint is rate-limiting requests", "模型服务限流"),
+        "AuthenticationError": ("the model endpoint rejected the API key",
+                                "模型服务拒绝了 API 密钥"),
+        "PermissionDeniedError": ("the model endpoint rejected the API key",
+                                  "模型服务拒绝了 API 密钥"),
+        "NotFoundError": ("the model endpoint does not know that model", "模型服务没有这个模型"),
     }
     if isinstance(e, LlmError):  # already in the user's terms (a model file that fails)
-        reason = text
+        reason = (text, e.zh.splitlines()[0][:200])
     else:
         reason = next((reasons[n] for n in names if n in reasons),
-                      f"the model failed ({name}: {text})")
-    return f"{reason}; showing the extracted sentences"
+                      (f"the model failed ({name}: {text})", f"模型调用失败（{name}: {text}）"))
+    return (f"{reason[0]}; showing the extracted sentences",
+            f"{reason[1]}，以下是摘录的原文句子")
 
 
-def _with_note(answer: Answer, note: str) -> Answer:
-    return replace(answer, extra={**answer.extra, "mode": "extractive", "llm_note": note})
+def _with_note(answer: Answer, note: str, zh: str) -> Answer:
+    return replace(answer, extra={**answer.extra, "mode": "extractive", "llm_note": note,
+                                  "llm_note_zh": zh})
 
 
 def rewrite_with_model(model: BaseChatModel, question: str, history: list[str]) -> str:

@@ -54,7 +54,7 @@ def answer_html(answer: Answer, turn: int) -> str:
         return f'<a class="zc-cite" href="#zc-t{turn}-c{n}" title="查看来源 {n}">[{n}]</a>'
 
     parts.append(f'<div class="zc-text">{_MARKER.sub(link, _lines(answer.answer))}</div>')
-    note = answer.extra.get("llm_note")  # why the LLM's draft was not used
+    note = answer.extra.get("llm_note_zh") or answer.extra.get("llm_note")  # why no LLM answer
     if note:
         parts.append(f'<div class="zc-note">{escape(str(note))}</div>')
     if answer.unmatched:

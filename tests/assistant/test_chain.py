@@ -284,6 +284,19 @@ def test_bad_questions_are_refused_in_the_users_terms(assistant, question, k, me
     with pytest.raises(BadQuestionError) as raised:
         assistant.ask(question, k=k)
     assert str(raised.value) == message
+    assert raised.value.zh != message and raised.value.zh.isascii() is False  # for the page
+
+
+@pytest.mark.parametrize("question", ["？？？", "……！", "😀🎉", "【】《》", "?!"])
+def test_punctuation_or_emoji_alone_is_not_a_question(assistant, question):
+    with pytest.raises(BadQuestionError, match="is not a question: it has no words") as raised:
+        assistant.ask(question)
+    assert "这不是一个问题" in raised.value.zh
+
+
+@pytest.mark.parametrize("question", ["2023？", "GDP?", "第5条"])
+def test_a_short_question_of_letters_or_digits_is_still_asked(assistant, question):
+    assert assistant.ask(question).question == question
 
 
 def test_the_limit_counts_the_stripped_question(assistant):

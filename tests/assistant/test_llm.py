@@ -340,6 +340,7 @@ def test_a_failing_model_gives_the_extractive_answer_with_a_note(open_llm, extra
     assert answer.answer == extractive.answer
     assert answer.extra["llm_note"].startswith("the model failed (")
     assert answer.extra["llm_note"].endswith("; showing the extracted sentences")
+    assert answer.extra["llm_note_zh"].startswith("模型调用失败（")  # what the page shows
 
 
 # follow-ups -----------------------------------------------------------------------------

@@ -77,6 +77,15 @@ def test_constraints_the_passages_lack_are_named_as_text():
     assert "<script" not in html
 
 
+def test_why_the_model_was_not_used_is_said_in_chinese():
+    h = hit(1, "示范区有20个。")
+    shown = replace(answer("示范区有20个。[1]", [Citation(1, h)], [h]),
+                    extra={"llm_note": "the model endpoint timed out; showing the extracted "
+                           "sentences", "llm_note_zh": "模型服务超时，以下是摘录的原文句子"})
+    html = answer_html(shown, 1)
+    assert "模型服务超时" in html and "timed out" not in html
+
+
 def test_abstention_says_so_and_panel_shows_closest():
     hits = [hit(i, f"段落{i}") for i in range(1, 6)]
     a = answer("文档中没有找到能回答这个问题的内容。", [], hits, abstained=True)
