@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sys
 
 from zhice.assistant.cli.common import (
     UsageError,
@@ -36,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 1 and 65535; got {args.port}")
     if not 0 < args.max_upload_mb <= 1024:
         raise UsageError(f"--max-upload-mb must be between 0 and 1024; got {args.max_upload_mb}")
+    for flag, env in (("admin_password", ADMIN_ENV), ("password", PASSWORD_ENV),
+                      ("llm_api_key", "ZHICE_LLM_API_KEY")):
+        if getattr(args, flag, None):
+            print(f"zhice serve: warning: --{flag.replace('_', '-')} is visible to every user "
+                  f"of this machine (ps); set ${env} instead", file=sys.stderr)
     llm = llm_config(args)
     from zhice.assistant.web.page import serve  # Gradio loads in seconds: only for this command
 

@@ -8,8 +8,14 @@ The page holds no logic of its own: questions go through `WebService` to the sam
 api_name="/ask")` returns the INTERFACES.md result object.
 """
 
+import logging
 import os
+import shutil
+import signal
+import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -17,6 +23,7 @@ from pathlib import Path
 from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer
 from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB, asset
+from zhice.assistant.web.guard import Guard, Throttle
 from zhice.assistant.web.render import (
     answer_html,
     documents_html,
@@ -38,6 +45,11 @@ EXAMPLES = (
 )
 MAX_TURNS = 30  # turns a conversation keeps (and sends as follow-up history)
 ASK_CONCURRENCY = 10  # questions answered at once; more wait in Gradio's queue
+# Uploads wait in the server's folder until the admin clicks 上传并索引 (and are
+# deleted then); at most this many files' worth may wait, so that nobody can fill
+# the disk through the upload route of a page that manages documents.
+PENDING_UPLOADS = 5
+UPLOAD_DIR_ENV = "GRADIO_TEMP_DIR"
 
 
 @dataclass
@@ -85,7 +97,8 @@ def conversation_steps(service: WebService, question: str, conv: Conversation, k
 
 def build_app(assistant: Assistant, admin_password: str | None = None, *,
               assistants: dict[str, Assistant] | None = None, default_mode: str = "extractive",
-              max_upload_mb: float = MAX_UPLOAD_MB, concurrency: int = ASK_CONCURRENCY):
+              max_upload_mb: float = MAX_UPLOAD_MB, concurrency: int = ASK_CONCURRENCY,
+              throttle: Throttle | None = None):
     """The Blocks app over an open assistant; nothing is served until `launch()`.
 
     Args:
@@ -95,17 +108,18 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
         default_mode: the mode selected on the page and used by the `ask` endpoint.
         max_upload_mb: the per-file upload limit.
         concurrency: questions (page and API) answered at the same time.
+        throttle: slows down a client guessing the admin password (default waits).
     """
     import gradio as gr
 
     service = WebService({"extractive": assistant, **(assistants or {})}, admin_password,
-                         max_upload_mb)
+                         max_upload_mb, throttle)
     if default_mode not in service.assistants:
         raise ValueError(f"default_mode {default_mode!r} has no assistant; "
                          f"have {list(service.assistants)}")
 
-    def warn(e: Exception) -> None:
-        gr.Warning(escape(str(e)), title="提示")  # toasts render HTML: names are escaped
+    def warn(e: ZhiceError) -> None:
+        gr.Warning(escape(e.zh), title="提示")  # toasts render HTML: names are escaped
 
     # asking -------------------------------------------------------------------------
     def on_ask(question: str, conv: Conversation, k: float, mode: str):
@@ -140,28 +154,33 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
         args = args if isinstance(args, dict) else {}
         quotes = args.get("quotes")
         try:
-            return service.document_context(args.get("source", ""), int(args.get("start", 0)),
-                                            int(args.get("end", 0)),
+            return service.document_context(args.get("source", ""), args.get("start", 0),
+                                            args.get("end", 0),
                                             quotes if isinstance(quotes, list) else ())
-        except (ZhiceError, TypeError, ValueError) as e:
-            return f'<div class="zc-abstain">{escape(str(e))}</div>'
+        except ZhiceError as e:
+            return f'<div class="zc-abstain">{escape(e.zh)}</div>'
 
     # managing -----------------------------------------------------------------------
     def docs_view():
         files = service.documents()
         return documents_html(files), gr.update(choices=[f.source for f in files], value=None)
 
-    def on_upload(files, password: str, progress=gr.Progress()):  # noqa: B008 - Gradio's way
+    def on_upload(files, password: str, request: gr.Request,
+                  progress=gr.Progress()):  # noqa: B008 - Gradio's way
         def report(done: int, total: int, source: str) -> None:
             progress((done, total), desc=f"正在索引 {source}" if done < total else "完成",
                      unit="个文件")
 
         pairs = [(_upload_name(f), Path(_upload_path(f))) for f in (files or [])]
         try:
-            summary = service.upload(pairs, password, report)
+            summary = service.upload(pairs, password, report, client=_client(request))
         except ZhiceError as e:
             warn(e)
             return (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        # ingested (or named as failed): no longer pending (guard.Guard's cap). A refused
+        # upload stays, so that the admin can retype the password and click again.
+        for _, path in pairs:
+            path.unlink(missing_ok=True)
         for failure in summary.failures:
             gr.Warning(escape(failure.reason), title="未能索引")
         done = summary.added + summary.updated + summary.unchanged
@@ -175,9 +194,9 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
         table, choices = docs_view()
         return status, table, choices, None
 
-    def on_remove(source: str, password: str):
+    def on_remove(source: str, password: str, request: gr.Request):
         try:
-            service.remove(source, password)
+            service.remove(source, password, client=_client(request))
         except ZhiceError as e:
             warn(e)
             return gr.skip(), gr.skip(), gr.skip()
@@ -273,31 +292,41 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
 
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None = None,
-           max_upload_mb: float = MAX_UPLOAD_MB, block: bool = True, quiet: bool = False):
+           max_upload_mb: float = MAX_UPLOAD_MB, block: bool = True, quiet: bool = False,
+           throttle: Throttle | None = None):
     """Serve a built app; with `password`, the page and the API need it (any user name).
 
     Returns (app, local_url, share_url) like Gradio's launch; with `block=False` the
-    server runs in a thread until `app.close()`.
+    server runs in a thread until `app.close()`. `throttle` slows down a client that
+    guesses the page password (default: guard.Throttle's waits). A port in use is a
+    ZhiceError.
     """
     import hmac
 
     import gradio as gr
+    from starlette.middleware import Middleware
 
     auth = None
     if password:
         def auth(user: str, given: str) -> bool:
             return hmac.compare_digest(given.encode(), password.encode())
 
+    guard = Middleware(Guard, login=throttle or Throttle("page") if password else None,
+                       uploads=app.zhice_service.management,
+                       max_pending=int(PENDING_UPLOADS * max_upload_mb * 1024 * 1024))
     theme = gr.themes.Soft(primary_hue="blue", font=FONTS, font_mono=MONO_FONTS)
     app.queue(default_concurrency_limit=ASK_CONCURRENCY, max_size=256)
-    return app.launch(
-        server_name=host, server_port=port, auth=auth,
-        auth_message="请输入访问密码（用户名可任意填写）" if password else None,
-        prevent_thread_lock=not block, quiet=quiet, share=False, ssr_mode=False,
-        max_file_size=int(max_upload_mb * 1024 * 1024), run_history=False,
-        footer_links=["api"], theme=theme, css=asset("page.css"), show_error=False,
-        mcp_server=False,
-        pwa=False)
+    try:
+        return app.launch(
+            server_name=host, server_port=port, auth=auth, app_kwargs={"middleware": [guard]},
+            auth_message="请输入访问密码（用户名可任意填写）" if password else None,
+            prevent_thread_lock=not block, quiet=quiet, share=False, ssr_mode=False,
+            max_file_size=int(max_upload_mb * 1024 * 1024), run_history=False,
+            footer_links=["api"], theme=theme, css=asset("page.css"), show_error=False,
+            mcp_server=False, pwa=False)
+    except OSError:  # Gradio's "Cannot find empty port in range: 7860-7860"
+        raise ZhiceError(f"cannot serve on {host}:{port}: the port is in use; choose another "
+                         "with --port, or stop what is using it") from None
 
 
 def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
@@ -310,7 +339,8 @@ def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
     default, and the `ask` endpoint uses it.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    with Assistant.open(index, embedder=embedder) as assistant:
+    _log_to_stderr()
+    with Assistant.open(index, embedder=embedder) as assistant, _private_uploads():
         more = {}
         if llm is not None:  # the same open index: one copy of the stores in memory
             more["llm"] = Assistant.open(assistant.index, mode="llm", llm=llm)
@@ -330,6 +360,48 @@ def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
         finally:
             for other in more.values():
                 other.close()
+
+
+@contextmanager
+def _private_uploads() -> Iterator[Path]:
+    """A folder of this server's own for Gradio's uploads, removed when it stops
+    (Ctrl+C, or SIGTERM from a service manager): uploads never outlive the server."""
+    folder = Path(tempfile.mkdtemp(prefix="zhice-serve-"))
+    before = os.environ.get(UPLOAD_DIR_ENV)
+    os.environ[UPLOAD_DIR_ENV] = str(folder)  # read by Gradio as the app is built
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield folder
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+        if before is None:
+            os.environ.pop(UPLOAD_DIR_ENV, None)
+        else:
+            os.environ[UPLOAD_DIR_ENV] = before
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # the way Ctrl+C stops the server, cleaning up on the way
+
+
+def _log_to_stderr() -> None:
+    """The server's own log lines (wrong passwords) on stderr, once."""
+    log = logging.getLogger("zhice.web")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("zhice serve: %(asctime)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def _client(request) -> str:
+    """Who is asking, for the password throttle: the peer's address."""
+    return getattr(getattr(request, "client", None), "host", None) or "unknown"
 
 
 def _upload_path(f) -> str:

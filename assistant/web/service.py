@@ -6,6 +6,7 @@ password, and the checks on uploaded files.
 """
 
 import hmac
+import math
 import shutil
 import tempfile
 import threading
@@ -13,8 +14,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from zhice.assistant.chain import Assistant
+from zhice.assistant.errors import BadQuestionError
 from zhice.assistant.types import Answer
 from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB
+from zhice.assistant.web.guard import Throttle, too_many
 from zhice.assistant.web.render import context_html
 from zhice.index.pipeline import IngestSummary, index_files
 from zhice.index.store import FileRecord
@@ -46,7 +49,7 @@ class WebService:
     """
 
     def __init__(self, assistants: Mapping[str, Assistant], admin_password: str | None = None,
-                 max_upload_mb: float = MAX_UPLOAD_MB):
+                 max_upload_mb: float = MAX_UPLOAD_MB, throttle: Throttle | None = None):
         if not assistants:
             raise ValueError("need at least one assistant")
         unknown = set(assistants) - set(ANSWER_MODES)
@@ -59,6 +62,7 @@ class WebService:
         self.admin_password = admin_password or None
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.max_upload_mb = max_upload_mb
+        self.throttle = throttle or Throttle("admin")
         # ZhiceIndex makes searches safe against a change being applied; this only
         # serialises the changes themselves (one ingest or removal at a time)
         self._changing = threading.Lock()
@@ -72,7 +76,7 @@ class WebService:
     def ask(self, question: str, k: int = 5, mode: str = "extractive",
             history: Sequence[str] = ()) -> Answer:
         """The chain's answer; BadQuestionError (a ZhiceError) for bad input."""
-        return self._assistant(mode).ask(question, k=int(k), history=list(history))
+        return self._assistant(mode).ask(question, k=passages(k), history=list(history))
 
     def _assistant(self, mode: str) -> Assistant:
         assistant = self.assistants.get(mode)
@@ -84,38 +88,52 @@ class WebService:
                history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """`Assistant.stream` of the mode: the answer text so far while a model writes
         it, then the checked Answer."""
-        return self._assistant(mode).stream(question, k=int(k), history=list(history))
+        return self._assistant(mode).stream(question, k=passages(k), history=list(history))
 
-    def document_context(self, source: str, start: int, end: int,
+    def document_context(self, source: str, start: object, end: object,
                          quotes: Sequence[str] = ()) -> str:
-        """The passage `start:end` of `source` marked in its document text, as HTML."""
+        """The passage `start:end` of `source` marked in its document text, as HTML.
+
+        Anyone who can open the page can call this, as they can ask: the documents
+        of a page without a password are readable by whoever reaches it (README)."""
         text = self.index.store.file_text(str(source))
         title = self.index.store.titles().get(str(source), "")
         if text is None:
-            raise ZhiceError(f"{source} is no longer in the index")
-        return context_html(title, str(source), text, int(start), int(end),
+            raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
+        start, end = _whole(start, "start"), _whole(end, "end")
+        if not 0 <= start <= end <= len(text):
+            raise ZhiceError(f"{source} 没有第 {start} 到 {end} 个字符的段落")
+        return context_html(title, str(source), text, start, end,
                             tuple(str(q) for q in quotes[:20]))
 
     def documents(self) -> list[FileRecord]:
         return self.index.files()
 
     # managing -----------------------------------------------------------------------
-    def check_admin(self, password: str | None) -> None:
+    def check_admin(self, password: str | None, client: str = "local") -> None:
+        """AdminError unless management is on and `password` is right; a `client`
+        that keeps guessing waits longer after each wrong one (guard.Throttle)."""
         if not self.management:
             raise AdminError(
                 f"文档管理未开启：启动时设置环境变量 {ADMIN_ENV} 或参数 --admin-password")
+        wait = self.throttle.wait(client)
+        if wait > 0:
+            raise AdminError(too_many(wait))
         if not password or not hmac.compare_digest(password.encode(),
                                                    self.admin_password.encode()):
+            self.throttle.failed(client)
             raise AdminError("管理密码不对：上传和删除文档需要启动时设置的管理密码")
+        self.throttle.succeeded(client)
 
     def upload(self, files: Sequence[tuple[str, Path]], password: str | None,
-               progress: Callable[[int, int, str], None] | None = None) -> IngestSummary:
+               progress: Callable[[int, int, str], None] | None = None,
+               client: str = "local") -> IngestSummary:
         """Ingest uploaded files, given as (name the browser sent, where it is now).
 
         Only the base name is kept as the source name; each file is copied into a
         private temporary folder under that name and ingested from there.
         """
-        self.check_admin(password)
+        self.check_admin(password, client)
         if not files:
             raise UploadError("没有选择文件：先选择要上传的文档")
         with tempfile.TemporaryDirectory(prefix="zhice-upload-") as tmp:
@@ -147,13 +165,34 @@ class WebService:
                 return index_files(self.index, paths, each,
                               origin=lambda path: f"web upload: {path.name}")
 
-    def remove(self, source: str, password: str | None) -> None:
-        self.check_admin(password)
+    def remove(self, source: str, password: str | None, client: str = "local") -> None:
+        self.check_admin(password, client)
         if not source:
             raise UploadError("先选择要删除的文档")
         with self._changing, self.index.writing():
             if not self.index.remove(source):
                 raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
+
+
+def passages(k: object) -> int:
+    """The number of passages asked for, as the chain takes it (the API and the page
+    slider send numbers, strings or floats); BadQuestionError when it is none."""
+    try:
+        return _whole(k, "k")
+    except ZhiceError:
+        raise BadQuestionError(f"k must be a whole number between 1 and 50; got {k!r}",
+                               zh=f"参考段落数 k 应是 1 到 50 之间的整数，收到的是 {k!r}") from None
+
+
+def _whole(value: object, what: str) -> int:
+    """`value` as an int when it is a whole number (5, 5.0, "5"); else ZhiceError."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number != int(number):
+        raise ZhiceError(f"{what} 应是整数，收到的是 {value!r}")
+    return int(number)
 
 
 def upload_name(name: str) -> str:

@@ -9,32 +9,24 @@ tests save screenshots under artifacts/.
 import importlib.util
 import json
 import os
-import shutil
-import socket
 import threading
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
-from zhice.assistant.chain import Assistant
 from zhice.assistant.cli import main
-from zhice.index.index import ZhiceIndex
-from zhice.index.pipeline import index_files
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+from .conftest import ADMIN, PASSWORD, ROOT, Server, api_client
+
 # gradio's queue trips pandas 3 deprecations on every event: not ours to fix
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
-ROOT = Path(__file__).resolve().parents[3]
-CORPUS = ROOT / "corpus"
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update",
                  "--disable-sync"]
-ADMIN, PASSWORD = "admin-pw-for-tests", "page-pw-for-tests"
 Q_COUNT = "国家一共支持建设了多少个产业转型升级示范区？"
 Q_NONE = "第三批产业转型升级示范区是哪一年公布的？"  # the corpus does not say
 SCRIPT_DOC = ("# 熊猫基地简介\n\n<script>window.__pwned = 1</script>"
@@ -42,88 +34,9 @@ SCRIPT_DOC = ("# 熊猫基地简介\n\n<script>window.__pwned = 1</script>"
               "熊猫基地位于成都北郊。\n")
 
 
-class Server(NamedTuple):
-    url: str
-    app: object
-    assistant: Assistant
-    index_dir: Path
-
-    @property
-    def service(self):
-        return self.app.zhice_service
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(index_dir: Path, admin_password: str | None = None,
-           password: str | None = None) -> Server:
-    from zhice.assistant.web.page import build_app, launch
-
-    assistant = Assistant.open(index_dir)
-    app = build_app(assistant, admin_password=admin_password)
-    _, url, _ = launch(app, "127.0.0.1", _free_port(), password=password, block=False,
-                       quiet=True)
-    return Server(url.rstrip("/"), app, assistant, index_dir)
-
-
-def _stop(server: Server) -> None:
-    server.app.close()
-    server.assistant.close()
-
-
-@pytest.fixture(scope="session")
-def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("web") / "index"
-    with ZhiceIndex.open(directory, embedder="fake", create=True) as index:
-        index_files(index, [CORPUS])
-    return directory
-
-
-@pytest.fixture(scope="session")
-def pristine(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the corpus index that no test writes to."""
-    directory = tmp_path_factory.mktemp("web-ro") / "index"
-    shutil.copytree(corpus_index, directory)
-    return directory
-
-
-@pytest.fixture(scope="session")
-def server(corpus_index: Path):
-    """Management on (admin password ADMIN); uploads and deletes change its index."""
-    s = _start(corpus_index, admin_password=ADMIN)
-    yield s
-    _stop(s)
-
-
-@pytest.fixture(scope="session")
-def plain_server(pristine: Path):
-    """Management off: no admin password."""
-    s = _start(pristine)
-    yield s
-    _stop(s)
-
-
-@pytest.fixture(scope="session")
-def locked_server(pristine: Path):
-    """Asking needs PASSWORD (Gradio auth, any user name)."""
-    s = _start(pristine, password=PASSWORD)
-    yield s
-    _stop(s)
-
-
-def _client(url: str, **kwargs):
-    from gradio_client import Client
-
-    return Client(url, verbose=False, download_files=False, **kwargs)
-
-
 # the ask endpoint -----------------------------------------------------------------------
 def test_ask_endpoint_returns_the_result_object(server: Server):
-    r = _client(server.url).predict(Q_COUNT, api_name="/ask")
+    r = api_client(server.url).predict(Q_COUNT, api_name="/ask")
     assert set(r) >= {"id", "question", "answer", "abstained", "citations", "retrieved",
                       "latency_ms"}
     assert r["question"] == Q_COUNT and r["abstained"] is False and "20个" in r["answer"]
@@ -138,7 +51,7 @@ def test_ask_endpoint_returns_the_result_object(server: Server):
 
 
 def test_ask_endpoint_answers_like_the_cli(server: Server, capsys: pytest.CaptureFixture):
-    r = _client(server.url).predict("首批示范区有哪些城市？", api_name="/ask")
+    r = api_client(server.url).predict("首批示范区有哪些城市？", api_name="/ask")
     assert main(["ask", "首批示范区有哪些城市？", "--index", str(server.index_dir), "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)
     assert r["answer"] == cli["answer"]
@@ -148,7 +61,7 @@ def test_ask_endpoint_answers_like_the_cli(server: Server, capsys: pytest.Captur
 def test_ask_endpoint_takes_k(server: Server):
     from gradio_client.exceptions import AppError
 
-    client = _client(server.url)
+    client = api_client(server.url)
     r = client.predict("首批示范区有哪些城市？", 1, api_name="/ask")
     assert {c["marker"] for c in r["citations"]} == {1}
     with pytest.raises(AppError, match="k must be between 1 and 50"):
@@ -156,7 +69,7 @@ def test_ask_endpoint_takes_k(server: Server):
 
 
 def test_ask_endpoint_abstains_with_closest_passages(server: Server):
-    r = _client(server.url).predict(Q_NONE, api_name="/ask")
+    r = api_client(server.url).predict(Q_NONE, api_name="/ask")
     assert r["abstained"] is True and r["citations"] == [] and r["retrieved"]
 
 
@@ -168,7 +81,7 @@ def test_ask_endpoint_abstains_with_closest_passages(server: Server):
 def test_ask_endpoint_refuses_bad_questions(server: Server, question: str, message: str):
     from gradio_client.exceptions import AppError
 
-    client = _client(server.url)
+    client = api_client(server.url)
     with pytest.raises(AppError, match=message):
         client.predict(question, api_name="/ask")
     assert not client.predict(Q_COUNT, api_name="/ask")["abstained"]  # still serving
@@ -179,7 +92,7 @@ def test_ask_endpoint_serves_clients_at_once(server: Server):
     results, errors = [], []
 
     def user():
-        client = _client(server.url)
+        client = api_client(server.url)
         try:
             for q in questions:
                 results.append((q, client.predict(q, api_name="/ask")))
@@ -197,8 +110,9 @@ def test_ask_endpoint_serves_clients_at_once(server: Server):
 
 def test_password_gate(locked_server: Server):
     with pytest.raises(Exception):  # noqa: B017 - gradio_client's error type varies
-        _client(locked_server.url).predict(Q_COUNT, api_name="/ask")
-    r = _client(locked_server.url, auth=("anyone", PASSWORD)).predict(Q_COUNT, api_name="/ask")
+        api_client(locked_server.url).predict(Q_COUNT, api_name="/ask")
+    r = api_client(locked_server.url, auth=("anyone", PASSWORD)).predict(Q_COUNT,
+                                                                         api_name="/ask")
     assert "20个" in r["answer"]
 
 
@@ -306,19 +220,20 @@ def test_page_follow_up_and_abstention(page, server: Server):
 def test_page_warns_on_bad_questions(page, server: Server):
     _open(page, server.url)
     page.click("#zc-ask")
-    assert "the question is empty" in _toasts(page)
+    assert "问题是空的" in _toasts(page)
     page.evaluate("""() => {  // a 10 MB paste
         const t = document.querySelector('#zc-question textarea');
         t.value = '政'.repeat(3600000);
         t.dispatchEvent(new Event('input', {bubbles: true}));
     }""")
     page.click("#zc-ask")
-    _wait_toast(page, "the limit is 500")
+    _wait_toast(page, "500 字的上限")
     assert page.locator("#zc-chat .zc-answer").count() == 0
 
 
 @pytest.mark.slow
-def test_page_upload_and_delete_need_the_admin_password(page, server: Server, tmp_path: Path):
+def test_page_upload_and_delete_need_the_admin_password(page, server: Server, tmp_path: Path,
+                                                        upload_folder: Path):
     doc = tmp_path / "熊猫基地.md"
     doc.write_text("# 熊猫基地简介\n\n熊猫基地每年接待游客八十万人次。熊猫基地位于成都北郊。\n",
                    encoding="utf-8")
@@ -336,6 +251,7 @@ def test_page_upload_and_delete_need_the_admin_password(page, server: Server, tm
     page.wait_for_function(
         "document.querySelector('#zc-manage-status').innerText.includes('新增 1')")
     page.wait_for_selector("#zc-docs :text('熊猫基地.md')")
+    assert not list(upload_folder.rglob("熊猫基地.md"))  # indexed: no longer waiting
     row = page.locator("#zc-docs tr", has_text="熊猫基地.md").inner_text()
     assert "熊猫基地简介" in row and "1" in row.split()
     page.screenshot(path=str(ARTIFACTS / "web_manage.png"))
