@@ -27,10 +27,11 @@ from .followup import needs_context, standalone
 from .params import RetrievalParams
 from .rerank import CoverageReranker
 from .retrieve import HybridRetriever
-from .types import MODES, Answer
+from .types import MODES, Answer, Hit
 
 MAX_QUESTION = 500  # characters; a pasted document is not a question
 RETRIEVED = 10  # passages listed in every result, whatever k is
+MAX_K = 50
 
 
 def validate(question: str) -> str:
@@ -52,6 +53,14 @@ def validate(question: str) -> str:
     return q
 
 
+def check_k(k: object) -> int:
+    """The number of passages to answer from, or BadQuestionError."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise BadQuestionError(f"k must be between 1 and {MAX_K}; got {k!r}",
+                               zh=f"参考段落数 k 应在 1 到 {MAX_K} 之间，收到的是 {k!r}")
+    return k
+
+
 Rewriter = Callable[[str, list[str]], str]
 
 
@@ -66,11 +75,7 @@ def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = stand
     """
 
     def _validate(inp: dict) -> dict:
-        k = inp.get("k", 5)
-        if not isinstance(k, int) or not 1 <= k <= 50:
-            raise BadQuestionError(f"k must be between 1 and 50; got {k!r}",
-                                   zh=f"参考段落数 k 应在 1 到 50 之间，收到的是 {k!r}")
-        return {**inp, "question": validate(inp["question"]), "k": k}
+        return {**inp, "question": validate(inp["question"]), "k": check_k(inp.get("k", 5))}
 
     def _rewrite(inp: dict) -> dict:
         return {**inp, "searched": rewriter(inp["question"], list(inp.get("history") or []))}
@@ -189,6 +194,16 @@ class Assistant:
                 else:
                     yield event
         yield replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def search(self, query: str, k: int = 5) -> list[tuple[Hit, float]]:
+        """The passages the chain would answer from, best first, each with how much of
+        the question its best sentence holds (0 to 1): retrieval alone, for callers
+        that bring their own answerer (Dify, MCP's search tool)."""
+        query, k = validate(query), check_k(k)
+        self.index.refresh()
+        hits = self.retriever.retrieve(query, k)
+        scores = self.answerer.passage_scores(query, hits)
+        return [(h, min(1.0, max(0.0, s))) for h, s in zip(hits, scores)]
 
     def close(self) -> None:
         if self.owns_index:

@@ -1,7 +1,10 @@
 """Many people at once: a real `zhice serve` on 127.0.0.1, 10 users (threads, each its
-own gradio_client) asking 20 questions each through the `ask` endpoint.
+own client) asking 20 questions each, through the page's `ask` endpoint (gradio_client)
+or the OpenAI-compatible API (the `openai` package).
 
     python benchmarks/web_concurrency.py > benchmarks/results/web_concurrency.txt
+    python benchmarks/web_concurrency.py --via openai --questions 10 \
+        > benchmarks/results/api_concurrency.txt
     python benchmarks/web_concurrency.py --index DIR --users 4 --questions 5
 
 Without --index the bundled corpus is ingested into a temporary index with the default
@@ -39,6 +42,8 @@ def main() -> int:
     p.add_argument("--users", type=int, default=10)
     p.add_argument("--questions", type=int, default=20, help="questions per user")
     p.add_argument("--deadline", type=float, default=600, help="seconds for the whole run")
+    p.add_argument("--via", choices=("gradio", "openai"), default="gradio",
+                   help="the page's ask endpoint, or POST /v1/chat/completions")
     args = p.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -76,9 +81,30 @@ def main() -> int:
             log.close()
 
 
-def _run(url: str, args: argparse.Namespace) -> int:
+def _asker(url: str, via: str):
+    """A new client's ask(question) -> (question answered, server latency_ms)."""
+    if via == "openai":
+        import openai
+
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="loopback", max_retries=0)
+
+        def ask(q: str) -> tuple[str, float]:
+            message = client.chat.completions.create(
+                model="zhice", messages=[{"role": "user", "content": q}]).choices[0].message
+            details = message.model_extra["zhice"]
+            return details["question"], details["latency_ms"]
+        return ask
     from gradio_client import Client
 
+    client = Client(url, verbose=False, download_files=False)
+
+    def ask(q: str) -> tuple[str, float]:
+        r = client.predict(q, api_name="/ask")
+        return r.get("question"), r["latency_ms"]
+    return ask
+
+
+def _run(url: str, args: argparse.Namespace) -> int:
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text("utf-8").splitlines()
                  if line.strip()]
     latencies: list[float] = []
@@ -90,7 +116,7 @@ def _run(url: str, args: argparse.Namespace) -> int:
 
     def user(u: int) -> None:
         try:
-            client = Client(url, verbose=False, download_files=False)
+            ask = _asker(url, args.via)
         except Exception as e:  # noqa: BLE001 - every failure is reported
             with lock:
                 errors.append(f"user {u}: cannot connect: {e}")
@@ -103,18 +129,18 @@ def _run(url: str, args: argparse.Namespace) -> int:
             q = questions[(u * args.questions + i) % len(questions)]
             t = time.perf_counter()
             try:
-                r = client.predict(q, api_name="/ask")
+                answered_q, chain_ms = ask(q)
             except Exception as e:  # noqa: BLE001
                 with lock:
                     errors.append(f"user {u} q{i}: {type(e).__name__}: {e}")
                 continue
             elapsed = (time.perf_counter() - t) * 1000
             with lock:
-                if r.get("question") != q:
-                    errors.append(f"user {u} q{i}: answer to another question: {r.get('question')}")
+                if answered_q != q:
+                    errors.append(f"user {u} q{i}: answer to another question: {answered_q}")
                     continue
                 latencies.append(elapsed)
-                server_ms.append(r["latency_ms"])
+                server_ms.append(chain_ms)
                 answered[0] += 1
 
     started = time.perf_counter()
@@ -125,8 +151,10 @@ def _run(url: str, args: argparse.Namespace) -> int:
         t.join(max(0.0, deadline - time.monotonic()) + 30)
     total = time.perf_counter() - started
     asked = args.users * args.questions
-    print(f"load: {args.users} users x {args.questions} questions = {asked}, via gradio_client "
-          f"(/ask), all at once")
+    via = ("gradio_client (/ask)" if args.via == "gradio"
+           else "the openai package (POST /v1/chat/completions)")
+    print(f"load: {args.users} users x {args.questions} questions = {asked}, via {via}, "
+          "all at once")
     print(f"answered: {answered[0]} of {asked}; errors: {len(errors)}")
     if latencies:
         print(f"client latency ms: p50 {_pct(latencies, 50):.0f}, p95 {_pct(latencies, 95):.0f}, "

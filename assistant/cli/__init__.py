@@ -20,7 +20,8 @@ COMMANDS = {
     "list": ("documents", "documents in the index, with chunk counts"),
     "ask": ("ask", "answer one question with citations"),
     "eval": ("evaluate", "run a dataset of questions and print the metrics"),
-    "serve": ("serve", "the chat web UI"),
+    "serve": ("serve", "the chat web UI, the OpenAI-compatible and Dify APIs"),
+    "mcp": ("mcp", "an MCP server over stdio, for agent tools"),
     "bench": ("bench", "ingest and query speed at several corpus sizes"),
 }
 

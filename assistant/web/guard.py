@@ -66,7 +66,7 @@ class Throttle:
                 self._failures = {c: v for c, v in self._failures.items()
                                   if now - v[1] <= FORGET_AFTER}
         wait = self.delay(count)
-        log.warning("wrong %s password from %s (%d in a row); next try in %.0f s",
+        log.warning("wrong %s from %s (%d in a row); next try in %.0f s",
                     self.kind, client, count, wait)
         return wait
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from zhice.assistant.api.http import ApiMount, build_api
 from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer
 from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB, asset
@@ -293,13 +294,14 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None = None,
            max_upload_mb: float = MAX_UPLOAD_MB, block: bool = True, quiet: bool = False,
-           throttle: Throttle | None = None):
+           throttle: Throttle | None = None, api_keys: tuple[str, ...] = ()):
     """Serve a built app; with `password`, the page and the API need it (any user name).
 
     Returns (app, local_url, share_url) like Gradio's launch; with `block=False` the
     server runs in a thread until `app.close()`. `throttle` slows down a client that
-    guesses the page password (default: guard.Throttle's waits). A port in use is a
-    ZhiceError.
+    guesses the page password (default: guard.Throttle's waits). The OpenAI-compatible
+    and Dify endpoints (assistant/api/http.py) are served on the same port, behind
+    `api_keys` (without any, to this machine only). A port in use is a ZhiceError.
     """
     import hmac
 
@@ -311,14 +313,16 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None 
         def auth(user: str, given: str) -> bool:
             return hmac.compare_digest(given.encode(), password.encode())
 
-    guard = Middleware(Guard, login=throttle or Throttle("page") if password else None,
+    guard = Middleware(Guard, login=throttle or Throttle("page password") if password else None,
                        uploads=app.zhice_service.management,
                        max_pending=int(PENDING_UPLOADS * max_upload_mb * 1024 * 1024))
+    api = Middleware(ApiMount, api=build_api(app.zhice_service, tuple(api_keys),
+                                             concurrency=ASK_CONCURRENCY))
     theme = gr.themes.Soft(primary_hue="blue", font=FONTS, font_mono=MONO_FONTS)
     app.queue(default_concurrency_limit=ASK_CONCURRENCY, max_size=256)
     try:
         return app.launch(
-            server_name=host, server_port=port, auth=auth, app_kwargs={"middleware": [guard]},
+            server_name=host, server_port=port, auth=auth, app_kwargs={"middleware": [api, guard]},
             auth_message="请输入访问密码（用户名可任意填写）" if password else None,
             prevent_thread_lock=not block, quiet=quiet, share=False, ssr_mode=False,
             max_file_size=int(max_upload_mb * 1024 * 1024), run_history=False,
@@ -332,7 +336,7 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None 
 def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
           admin_password: str | None = None, password: str | None = None,
           embedder: str | None = None, max_upload_mb: float = MAX_UPLOAD_MB,
-          llm=None) -> None:
+          llm=None, api_keys: tuple[str, ...] = ()) -> None:
     """Open the index and serve the chat page until interrupted (`zhice serve`).
 
     With `llm` (an LlmConfig) the page also offers the LLM answer mode, selected by
@@ -350,10 +354,14 @@ def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
                             max_upload_mb=max_upload_mb)
             try:
                 _, url, _ = launch(app, host, port, password=password,
-                                   max_upload_mb=max_upload_mb, block=False, quiet=True)
+                                   max_upload_mb=max_upload_mb, block=False, quiet=True,
+                                   api_keys=api_keys)
                 print(f"zhice serve: {url} (Ctrl+C to stop); document management "
                       + ("on" if admin_password else f"off (set ${ADMIN_ENV} to turn it on)")
-                      + ("; password required" if password else ""), flush=True)
+                      + ("; password required" if password else "")
+                      + f"; OpenAI-compatible API at {url.rstrip('/')}/v1 ("
+                      + (f"{len(api_keys)} API key(s)" if api_keys else "this machine only")
+                      + ")", flush=True)
                 app.block_thread()
             finally:
                 app.close()

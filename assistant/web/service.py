@@ -62,7 +62,7 @@ class WebService:
         self.admin_password = admin_password or None
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.max_upload_mb = max_upload_mb
-        self.throttle = throttle or Throttle("admin")
+        self.throttle = throttle or Throttle("admin password")
         # ZhiceIndex makes searches safe against a change being applied; this only
         # serialises the changes themselves (one ingest or removal at a time)
         self._changing = threading.Lock()

@@ -20,7 +20,7 @@ from zhice.assistant.web.guard import Throttle
 from zhice.assistant.web.service import AdminError, WebService
 from zhice.ingest.errors import ZhiceError
 
-from .conftest import ADMIN, PASSWORD, Server, api_client, free_port, start, stop
+from ..conftest import ADMIN, PASSWORD, Server, api_client, free_port, start, stop
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
@@ -57,7 +57,7 @@ def test_throttle_forgets_a_client_that_stopped_guessing():
 
 
 def test_every_wrong_password_is_logged_with_the_client(caplog: pytest.LogCaptureFixture):
-    t = Throttle("page", free=1, first=2.0, clock=Clock())
+    t = Throttle("page password", free=1, first=2.0, clock=Clock())
     with caplog.at_level(logging.WARNING, logger="zhice.web"):
         t.failed("192.0.2.7"), t.failed("192.0.2.7")
     lines = [r.getMessage() for r in caplog.records]
@@ -173,12 +173,13 @@ def test_uploads_are_removed_when_the_server_stops(pristine: Path, tmp_path: Pat
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 httpx.get(url, timeout=2)
                 break
             except httpx.TransportError:
                 time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[1]
         assert _upload(url, "x.txt", "示范区".encode() * 100).status_code == 200
         assert list(tmp_path.glob("zhice-serve-*/**/x.txt"))
     finally:

@@ -16,7 +16,7 @@ import pytest
 
 from zhice.assistant.cli import main
 
-from .conftest import ADMIN, PASSWORD, ROOT, Server, api_client
+from ..conftest import ADMIN, PASSWORD, ROOT, Server, api_client
 
 # gradio's queue trips pandas 3 deprecations on every event: not ours to fix
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),

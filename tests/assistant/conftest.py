@@ -1,4 +1,4 @@
-"""The servers the web tests share: a real Gradio server on 127.0.0.1 per kind
+"""The servers the web and API tests share: a real Gradio server on 127.0.0.1 per kind
 (management on, management off, password-gated), over an index of the bundled corpus
 built with the fake embedder, for the whole session."""
 
@@ -16,7 +16,7 @@ from zhice.index.pipeline import index_files
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 ADMIN, PASSWORD = "admin-pw-for-tests", "page-pw-for-tests"
 
@@ -39,14 +39,16 @@ def free_port() -> int:
 
 
 def start(index_dir: Path, admin_password: str | None = None, password: str | None = None,
-          max_upload_mb: float = 20, throttle=None) -> Server:
-    """A server on a free port; `throttle` guards its page login."""
+          max_upload_mb: float = 20, throttle=None, api_keys: tuple[str, ...] = (),
+          host: str = "127.0.0.1") -> Server:
+    """A server on a free port; `throttle` guards its page login, `api_keys` its API."""
     from zhice.assistant.web.page import build_app, launch
 
     assistant = Assistant.open(index_dir)
     app = build_app(assistant, admin_password=admin_password, max_upload_mb=max_upload_mb)
-    _, url, _ = launch(app, "127.0.0.1", free_port(), password=password, block=False,
-                       quiet=True, max_upload_mb=max_upload_mb, throttle=throttle)
+    _, url, _ = launch(app, host, free_port(), password=password, block=False,
+                       quiet=True, max_upload_mb=max_upload_mb, throttle=throttle,
+                       api_keys=api_keys)
     return Server(url.rstrip("/"), app, assistant, index_dir)
 
 
