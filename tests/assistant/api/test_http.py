@@ -230,3 +230,42 @@ def test_dify_errors(api_server: Server, key, setting, status, code):
     response = _retrieval(api_server, {"knowledge_id": "zhice", "query": Q_COUNT,
                                        "retrieval_setting": setting}, key)
     assert response.status_code == status and response.json()["error_code"] == code
+
+
+# with a chat model -------------------------------------------------------------------------
+def test_zhice_llm_streams_only_what_the_check_kept(pristine: Path):
+    """A model sentence its passage does not hold is dropped by the check; a stream
+    must not have sent it first."""
+    from zhice.assistant.chain import Assistant
+    from zhice.assistant.llm import LlmConfig
+    from zhice.assistant.web.page import build_app, launch
+    from zhice.ingest.normalize import match_key
+
+    from ..conftest import free_port
+    from ..fake_openai import API_KEY, FakeOpenAIServer, Reply
+
+    right = "我国分三次在具备条件的城市支持建设了20个产业转型升级示范区"
+    elsewhere = "株洲特别舍得花钱在科技研发"  # in the corpus, not in these passages
+    with Assistant.open(pristine) as extractive:
+        hits = extractive.ask(Q_COUNT).retrieved[:5]
+        n = next(i for i, h in enumerate(hits, 1) if match_key(right) in match_key(h.chunk.text))
+        with FakeOpenAIServer([Reply(f"{right}[{n}]。{elsewhere}[{n}]。")]) as model:
+            llm = Assistant.open(extractive.index, mode="llm",
+                                 llm=LlmConfig(base_url=model.base_url, api_key=API_KEY))
+            app = build_app(extractive, assistants={"llm": llm}, default_mode="llm")
+            _, url, _ = launch(app, "127.0.0.1", free_port(), block=False, quiet=True,
+                               api_keys=KEYS)
+            try:
+                c = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key=KEYS[0],
+                                  max_retries=0)
+                assert [m.id for m in c.models.list().data] == ["zhice", "zhice-llm"]
+                chunks = list(c.chat.completions.create(
+                    model="zhice-llm", stream=True,
+                    messages=[{"role": "user", "content": Q_COUNT}]))
+            finally:
+                app.close()
+                llm.close()
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    details = chunks[-1].choices[0].delta.model_extra["zhice"]
+    assert text.startswith(f"{right}。[{n}]") and elsewhere not in text
+    assert details["mode"] == "llm" and details["unsupported"] == [f"{elsewhere}。"]
