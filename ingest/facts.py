@@ -1,0 +1,241 @@
+"""A policy document's own facts, read from where official documents state them.
+
+    facts = extract_facts(doc.text, doc.title)
+    facts.doc_numbers     # ("国发〔2014〕28号",)  its own 文号, not those it cites
+    facts.issuers         # ("国家发展改革委", "科技部")
+    facts.date            # "2016-09-26"   成文/印发/通过 date, as precise as stated
+    facts.period          # "2010-2020"    规划期 / 有效期 / 自…起施行
+
+Chinese official documents put these in fixed places (GB/T 9704, 党政机关公文格式):
+the 发文机关标志 ("国务院文件") and the 发文字号 on its own line above the title; the
+issuers named in the title ("中共中央 国务院关于…的意见"); the signature and the
+成文日期 in the last lines, often in Chinese numerals (二〇一三年三月二日); a
+resolution's "（2024年7月18日…全体会议通过）" under its title; a web page's
+"发布日期：" line. Only those places are read, so a 文号, body or date the content
+merely mentions is never taken for the document's own, and a fact the text does not
+state stays empty.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+
+# how far from either end the places above lie: lines, and characters of a line
+HEAD_LINES, TAIL_LINES = 16, 10
+SHORT_LINE = 40
+
+_BRACKETS = "〔〕[]［］（）()【】"
+# 国发〔2014〕28号, 发改地区〔2023〕729号, 国办函[2011]10号, 浙教基（2012）107号
+DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fff]{1,12}[〔\[［（(【]\s*(?:19|20)\d{2}\s*[〕\]］）)】]\s*(?:第\s*)?\d{1,5}\s*号")
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
+_CN_NUM = "〇○零一二三四五六七八九十"
+DATE = re.compile(
+    rf"((?:19|20)\d{{2}}|[{_CN_NUM}]{{4}})\s*年\s*(?:(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月"
+    rf"(?:\s*(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*日)?)?")
+_ISO_DATE = re.compile(r"((?:19|20)\d{2})[-./](\d{1,2})(?:[-./](\d{1,2}))?")
+_LABELLED_DATE = re.compile(r"(?:成文日期|印发日期|发文日期|发布日期|发布时间|公布日期)\s*[:：]\s*")
+# 发文机关标志: "国务院文件", "中共浙江省委 浙江省人民政府文件"
+_MASTHEAD = re.compile(r"^([\u4e00-\u9fff、 ]{2,40}?)\s*文件$")
+# a title that names its issuers: "中共中央 国务院关于…", "国家发展改革委 科技部关于…"
+_TITLE_ISSUERS = re.compile(r"^([\u4e00-\u9fff、 ]{2,60}?)\s*关于")
+_ADOPTED = re.compile(
+    r"[（(]\s*(" + DATE.pattern + r")\s*([\u4e00-\u9fff]{4,40}?)(?:通过|批准)\s*[）)]")
+# words an issuing body's name ends with: the closed class of Chinese organisation types
+_BODY = re.compile(r"(?:中共中央|国务院|委员会|人民政府|政府|办公厅|办公室|委|部|厅|局|署|院|"
+                   r"会|行|处|中心|小组|工作组|公司)$")
+_PERIOD = [
+    re.compile(r"[（(]\s*((?:19|20)\d{2})\s*[-－—–~～至]+\s*((?:19|20)\d{2})\s*年?\s*[）)]"),
+    re.compile(r"(?:规划期|实施期|有效期|期限)(?:限)?(?:为|是|：|:)\s*((?:19|20)\d{2})\s*年?\s*"
+               r"[-－—–~～至到]+\s*((?:19|20)\d{2})\s*年"),
+]
+_IN_FORCE = re.compile(r"自\s*(" + DATE.pattern + r")\s*起(?:施行|实施|执行|生效)")
+_VALID_FOR = re.compile(
+    r"有效期(?:为|至)?\s*([0-9一二三四五六七八九十]+\s*年|(?:19|20)\d{2}\s*年[^，。]{0,8})")
+# lines that label what follows, never a title: "附件：", "附件2", "各省、自治区…："
+_LABEL = re.compile(r"^(?:附件\s*\d*\s*[：:]?|.*[：:])$")
+_CITED = re.compile(r"《([^《》\n]{2,60})》")
+_REPLACES = re.compile(r"[^。\n]*(?:同时废止|予以废止|停止执行)[^。\n]*")
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What a document states about itself; empty where it states nothing."""
+
+    title: str = ""
+    issuers: tuple[str, ...] = ()
+    doc_numbers: tuple[str, ...] = ()
+    date: str = ""  # YYYY-MM-DD, YYYY-MM or YYYY: as precise as the text
+    published: str = ""  # a web page's 发布日期, when it gives one
+    period: str = ""  # "2010-2020", or the words of 自…起施行 / 有效期
+    cites: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else (v or None)
+                for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DocumentFacts":
+        fields = cls.__dataclass_fields__
+        return cls(**{k: tuple(v) if isinstance(v, list) else (v or "")
+                      for k, v in (data or {}).items() if k in fields})
+
+    def year(self) -> int | None:
+        return int(self.date[:4]) if self.date else None
+
+
+def extract_facts(text: str, title: str = "") -> DocumentFacts:
+    """The facts `text` states in the places official documents state them."""
+    raw = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [_plain(line) for line in raw]
+    head, tail = lines[:HEAD_LINES], lines[-TAIL_LINES:]  # a short text's overlap
+    title = _title(raw[:HEAD_LINES], _plain(title))
+    adopted = _ADOPTED.search("\n".join(head))
+    issuers = _issuers(head, tail, title, adopted)
+    own_title = _own_title(title)
+    cites = tuple(dict.fromkeys(t for t in _CITED.findall(text) if t != own_title))[:10]
+    return DocumentFacts(
+        title=title, issuers=issuers, doc_numbers=_numbers(head, tail),
+        date=_date(head, tail, adopted), published=_published(head),
+        period=_period(title, text), cites=cites,
+        replaces=tuple(t for m in _REPLACES.finditer(text) for t in _CITED.findall(m.group())))
+
+
+def _plain(line: str) -> str:
+    """A line without Markdown heading marks and surrounding space."""
+    return line.strip().lstrip("#").strip()
+
+
+def _title(head: list[str], given: str) -> str:
+    """The first level-1 heading (loaders render the document's title so), else the
+    loader's title unless it only labels ("附件："), else the first line that can be one."""
+    heading = next((line[2:].strip() for line in head if line.startswith("# ")), "")
+    if heading:
+        return heading
+    if given and not _LABEL.match(given):
+        return given
+    return next((line for line in map(_plain, head) if len(line) <= 80 and not _LABEL.match(line)
+                 and not DOC_NUMBER.fullmatch(line) and not _MASTHEAD.match(line)
+                 and not _is_date_line(line)), "")
+
+
+def _own_title(title: str) -> str:
+    """The title a transmitting notice carries inside 《》 is the document's own too."""
+    inner = _CITED.search(title)
+    return inner.group(1) if inner and "印发" in title else title
+
+
+# 文号 ------------------------------------------------------------------------------------
+def _numbers(head: list[str], tail: list[str]) -> tuple[str, ...]:
+    """The 文号 standing on a line of their own near either end (or alone in brackets
+    under the title), never one inside a sentence: that one is a document cited."""
+    found = []
+    for line in head + tail:
+        bare = line.strip("（()）［］[] ")
+        for m in DOC_NUMBER.finditer(bare):
+            rest = (bare[: m.start()] + bare[m.end():]).strip(" 　，,；;")
+            if len(rest) <= 12 and not _CITED.search(rest):  # e.g. "签发人：张三"
+                found.append(re.sub(r"\s+", "", m.group()))
+    return tuple(dict.fromkeys(found))
+
+
+# issuers ---------------------------------------------------------------------------------
+def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str, ...]:
+    for line in head[:4]:
+        m = _MASTHEAD.match(line)
+        if m:
+            return _bodies(m.group(1))
+    m = _TITLE_ISSUERS.match(title)
+    if m and _bodies(m.group(1)):
+        return _bodies(m.group(1))
+    if adopted:
+        return (adopted.group(adopted.lastindex),)
+    return _signature(tail)
+
+
+def _bodies(text: str) -> tuple[str, ...]:
+    """Names of bodies separated by spaces or 、, each ending as a body's name does."""
+    parts = [p for p in re.split(r"[\s、，,]+", text.strip()) if p]
+    return tuple(parts) if parts and all(_BODY.search(p) for p in parts) else ()
+
+
+def _signature(tail: list[str]) -> tuple[str, ...]:
+    """The bodies on the short lines just above the last date line (the 落款)."""
+    for i in range(len(tail) - 1, -1, -1):
+        if _is_date_line(tail[i]):
+            bodies = []
+            for line in reversed(tail[max(0, i - 4): i]):
+                names = _bodies(line) if len(line) <= SHORT_LINE else ()
+                if not names:
+                    break
+                bodies[:0] = names
+            return tuple(bodies)
+    return ()
+
+
+def _is_date_line(line: str) -> bool:
+    m = DATE.search(line)
+    return bool(m and m.group(2) and len(line) - len(m.group()) <= 4)
+
+
+# dates -----------------------------------------------------------------------------------
+def _date(head: list[str], tail: list[str], adopted) -> str:
+    for line in reversed(tail):  # the 成文日期 under the signature
+        if _is_date_line(line):
+            return _iso(DATE.search(line))
+    if adopted:
+        return _iso(DATE.search(adopted.group(1)))
+    for line in head:  # a plan's cover: the date alone under the title
+        if _is_date_line(line) and not _LABELLED_DATE.search(line):
+            return _iso(DATE.search(line))
+    for line in head:  # a labelled date line of a page or a 版头
+        m = _LABELLED_DATE.search(line)
+        if m and "发布" not in m.group():
+            return _labelled(line[m.end():])
+    return ""
+
+
+def _published(head: list[str]) -> str:
+    for line in head:
+        m = _LABELLED_DATE.search(line)
+        if m and "发布" in m.group():
+            return _labelled(line[m.end():])
+    return ""
+
+
+def _labelled(value: str) -> str:
+    m = DATE.match(value.strip())
+    if m:
+        return _iso(m)
+    m = _ISO_DATE.match(value.strip())
+    return "-".join(f"{int(g):02d}" if i else g for i, g in enumerate(m.groups()) if g) if m else ""
+
+
+def _iso(m: re.Match) -> str:
+    year, month, day = (_number(g) if g else None for g in m.groups()[:3])
+    parts = [f"{year:04d}"] + [f"{v:02d}" for v in (month, day) if v]
+    return "-".join(parts[: 1 + (month is not None) + (month is not None and day is not None)])
+
+
+def _number(text: str) -> int:
+    """Arabic digits, or Chinese numerals: 二〇一三 (digit by digit), 十二, 二十六."""
+    if text.isdigit():
+        return int(text)
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS[c]) for c in text))
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+# period ----------------------------------------------------------------------------------
+def _period(title: str, text: str) -> str:
+    # years in brackets count in the title only: in the text they are a cited plan's
+    m = _PERIOD[0].search(title) or _PERIOD[1].search(text)
+    if m:
+        return f"{m.group(1)}-{m.group(2)}"
+    m = _IN_FORCE.search(text)
+    if m:
+        return f"自{_iso(DATE.search(m.group(1)))}起"
+    m = _VALID_FOR.search(text)
+    return "有效期" + re.sub(r"\s+", "", m.group(1)) if m else ""

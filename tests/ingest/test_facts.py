@@ -1,0 +1,125 @@
+"""A document's own facts (ingest/facts.py): read where official documents state them,
+never taken from what the content merely mentions."""
+
+import pytest
+
+from zhice.ingest.facts import DocumentFacts, extract_facts
+
+NOTICE = """国务院文件
+
+国发〔2014〕28号
+
+# 国务院关于加快发展现代保险服务业的若干意见
+
+各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
+
+为贯彻落实《中共中央关于全面深化改革若干重大问题的决定》和《国务院办公厅关于加快发展商业健康保险的若干意见》（国办发〔2014〕50号），现提出以下意见。
+
+一、总体要求
+
+到2020年，基本建成保障全面、功能完善、安全稳健的现代保险服务业。
+
+国务院
+
+2014年8月10日
+
+（此件公开发布）
+"""
+
+JOINT = """# 国家发展改革委 科技部 工业和信息化部关于支持老工业城市产业转型升级的实施意见
+
+发改振兴〔2016〕1966号
+
+各省、自治区、直辖市发展改革委：
+
+本意见自2016年10月1日起施行，有效期5年。《关于老工业基地调整改造的通知》同时废止。
+"""
+
+RESOLUTION = """# 中共中央关于进一步全面深化改革 推进中国式现代化的决定
+
+（2024年7月18日中国共产党第二十届中央委员会第三次全体会议通过）
+
+为进一步全面深化改革，推进中国式现代化，全会研究了以下问题。
+"""
+
+PLAN = """附件：
+
+全国老工业基地调整改造规划（2013－2022年）
+
+二〇一三年三月
+
+目 录
+
+规划期为2013—2022年。国家发展改革委、财政部负责组织实施。
+"""
+
+
+def test_a_notice_with_masthead_number_signature_and_date():
+    f = extract_facts(NOTICE)
+    assert f.title == "国务院关于加快发展现代保险服务业的若干意见"
+    assert f.issuers == ("国务院",)
+    assert f.doc_numbers == ("国发〔2014〕28号",)  # not the cited 国办发〔2014〕50号
+    assert f.date == "2014-08-10"
+    assert "中共中央关于全面深化改革若干重大问题的决定" in f.cites
+
+
+def test_joint_issuers_from_the_title_and_a_period_from_when_it_takes_effect():
+    f = extract_facts(JOINT)
+    assert f.issuers == ("国家发展改革委", "科技部", "工业和信息化部")
+    assert f.doc_numbers == ("发改振兴〔2016〕1966号",)
+    assert f.period == "自2016-10-01起" and f.date == ""
+    assert f.replaces == ("关于老工业基地调整改造的通知",)
+
+
+def test_a_resolution_is_dated_by_the_meeting_that_adopted_it():
+    f = extract_facts(RESOLUTION)
+    assert f.issuers == ("中共中央",)  # as its title names it
+    assert f.date == "2024-07-18" and f.doc_numbers == ()
+    untitled = extract_facts(RESOLUTION.replace("中共中央关于", "关于"))
+    assert untitled.issuers == ("中国共产党第二十届中央委员会第三次全体会议",)
+
+
+def test_a_plan_cover_dated_in_chinese_numerals_and_its_period():
+    f = extract_facts(PLAN)
+    assert f.title == "全国老工业基地调整改造规划（2013－2022年）"  # not "附件："
+    assert f.date == "2013-03" and f.period == "2013-2022"
+    assert f.issuers == ()  # bodies named in the content are not its issuers
+
+
+@pytest.mark.parametrize(("line", "number"), [
+    ("国办函[2011]10号", "国办函[2011]10号"),
+    ("浙教基（2012）107号", "浙教基（2012）107号"),
+    ("发改地区〔2023〕729号", "发改地区〔2023〕729号"),
+    ("国发〔 2014 〕 28 号", "国发〔2014〕28号"),
+])
+def test_doc_numbers_in_any_bracket(line, number):
+    assert extract_facts(f"# 某某通知\n\n{line}\n\n正文。").doc_numbers == (number,)
+
+
+@pytest.mark.parametrize(("date_line", "iso"), [
+    ("二〇二三年十二月二十六日", "2023-12-26"),
+    ("2021年5月20日", "2021-05-20"),
+    ("二〇一〇年二月", "2010-02"),
+])
+def test_signature_dates_in_both_numeral_systems(date_line, iso):
+    text = f"# 关于某事的通知\n\n正文一段。\n\n某某省教育厅\n\n{date_line}\n"
+    f = extract_facts(text)
+    assert f.date == iso and f.issuers == ("某某省教育厅",)
+
+
+def test_a_page_gives_its_publication_date_apart_from_the_documents():
+    f = extract_facts("# 关于某事的意见\n\n发布日期：2021-03-02\n\n正文。")
+    assert f.published == "2021-03-02" and f.date == ""
+
+
+def test_an_article_states_nothing_and_nothing_is_invented():
+    text = ("# 振兴老工业基地积聚新动能\n\n国家发展改革委印发的《“十四五”特殊类型地区振兴发展规划"
+            "（2021－2025年）》（发改地区〔2021〕1234号）提出，2020年要……\n\n记者 张三\n")
+    f = extract_facts(text)
+    assert (f.issuers, f.doc_numbers, f.date, f.period) == ((), (), "", "")
+
+
+def test_facts_round_trip_as_json():
+    f = extract_facts(NOTICE)
+    assert DocumentFacts.from_dict(f.to_dict()) == f
+    assert DocumentFacts().to_dict()["date"] is None and f.year() == 2014
