@@ -19,6 +19,8 @@ state stays empty.
 import re
 from dataclasses import asdict, dataclass
 
+from .normalize import to_simplified
+
 # how far from either end the places above lie: lines, and characters of a line
 HEAD_LINES, TAIL_LINES = 16, 10
 SHORT_LINE = 40
@@ -34,7 +36,14 @@ DATE = re.compile(
     rf"((?:19|20)\d{{2}}|[{_CN_NUM}]{{4}})\s*年\s*(?:(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月"
     rf"(?:\s*(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*日)?)?")
 _ISO_DATE = re.compile(r"((?:19|20)\d{2})[-./](\d{1,2})(?:[-./](\d{1,2}))?")
-_LABELLED_DATE = re.compile(r"(?:成文日期|印发日期|发文日期|发布日期|发布时间|公布日期)\s*[:：]\s*")
+# matched on the simplified line, so a traditional page's 發布時間 counts too
+_LABELLED_DATE = re.compile(r"(?:成文日期|印发日期|发文日期|发布日期|发布时间|公布日期|更新时间|"
+                            r"(?<![成印发文布公])日期)\s*[:：]\s*")
+# the closed class of document types (文种) a title ends with, GB/T 9704 and plans
+_DOC_TYPE = re.compile(r"(?:决定|决议|意见|通知|通报|报告|请示|批复|函|纪要|公报|规划|纲要|方案|"
+                       r"办法|条例|规定|细则|规则|指南|计划|公告|通告|命令|议案|说明)[）)]?$")
+# a reprint's lead: "中共中央办公厅、国务院办公厅印发了《…》"
+_PRINTED_BY = re.compile(r"([\u4e00-\u9fff、 ]{2,60}?)(?:联合)?印发了?《([^《》]{2,80})》")
 # 发文机关标志: "国务院文件", "中共浙江省委 浙江省人民政府文件"
 _MASTHEAD = re.compile(r"^([\u4e00-\u9fff、 ]{2,40}?)\s*文件$")
 # a title that names its issuers: "中共中央 国务院关于…", "国家发展改革委 科技部关于…"
@@ -109,15 +118,28 @@ def _plain(line: str) -> str:
 
 def _title(head: list[str], given: str) -> str:
     """The first level-1 heading (loaders render the document's title so), else the
-    loader's title unless it only labels ("附件："), else the first line that can be one."""
-    heading = next((line[2:].strip() for line in head if line.startswith("# ")), "")
-    if heading:
-        return heading
-    if given and not _LABEL.match(given):
-        return given
-    return next((line for line in map(_plain, head) if len(line) <= 80 and not _LABEL.match(line)
-                 and not DOC_NUMBER.fullmatch(line) and not _MASTHEAD.match(line)
-                 and not _is_date_line(line)), "")
+    loader's title unless it only labels ("附件："), else the first line that can be
+    one; a title broken over lines ("…深化改革" / "推进…的决定") is joined up to the
+    line that ends in a document type."""
+    lines = [_plain(line) for line in head]
+    heading = next((i for i, line in enumerate(head) if line.startswith("# ")), None)
+    if heading is None:
+        heading = next((i for i, line in enumerate(lines) if line == given), None)
+    if heading is None and given and not _LABEL.match(given):
+        return given.strip("《》")
+    if heading is None:
+        heading = next((i for i, line in enumerate(lines) if len(line) <= 80
+                        and not _LABEL.match(line) and not DOC_NUMBER.fullmatch(line)
+                        and not _MASTHEAD.match(line) and not _is_date_line(line)), None)
+    if heading is None:
+        return ""
+    title = lines[heading]
+    for nxt in lines[heading + 1: heading + 3]:
+        if _DOC_TYPE.search(title) or not _DOC_TYPE.search(nxt) or len(nxt) > 40 \
+                or re.search(r"[。，；：:]", nxt):
+            break
+        title = f"{title} {nxt}"
+    return title.strip("《》")
 
 
 def _own_title(title: str) -> str:
@@ -148,10 +170,20 @@ def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str
             return _bodies(m.group(1))
     m = _TITLE_ISSUERS.match(title)
     if m and _bodies(m.group(1)):
-        return _bodies(m.group(1))
+        # a resolution's title names the party body, its （…通过） line the meeting
+        return _bodies(m.group(1)) + ((adopted.group(adopted.lastindex),) if adopted else ())
     if adopted:
         return (adopted.group(adopted.lastindex),)
+    own = _own_title(title)
+    for m in _PRINTED_BY.finditer("\n".join(head[:6])):
+        if m.group(2) == own and _bodies(_lead_bodies(m.group(1))):
+            return _bodies(_lead_bodies(m.group(1)))
     return _signature(tail)
+
+
+def _lead_bodies(text: str) -> str:
+    """The names before 印发 without the sentence's opening words (近日，…)."""
+    return re.split(r"[，,。：:]", text)[-1].removeprefix("近日").removeprefix("日前")
 
 
 def _bodies(text: str) -> tuple[str, ...]:
@@ -189,17 +221,17 @@ def _date(head: list[str], tail: list[str], adopted) -> str:
     for line in head:  # a plan's cover: the date alone under the title
         if _is_date_line(line) and not _LABELLED_DATE.search(line):
             return _iso(DATE.search(line))
-    for line in head:  # a labelled date line of a page or a 版头
+    for line in head:  # a labelled 成文日期 of a page or a 版头
         m = _LABELLED_DATE.search(line)
-        if m and "发布" not in m.group():
+        if m and m.group().startswith(("成文", "印发", "发文")):
             return _labelled(line[m.end():])
     return ""
 
 
 def _published(head: list[str]) -> str:
-    for line in head:
+    for line in map(to_simplified, head):
         m = _LABELLED_DATE.search(line)
-        if m and "发布" in m.group():
+        if m and not m.group().startswith(("成文", "印发", "发文")):
             return _labelled(line[m.end():])
     return ""
 

@@ -73,7 +73,8 @@ def test_joint_issuers_from_the_title_and_a_period_from_when_it_takes_effect():
 
 def test_a_resolution_is_dated_by_the_meeting_that_adopted_it():
     f = extract_facts(RESOLUTION)
-    assert f.issuers == ("中共中央",)  # as its title names it
+    # the body its title names, and the meeting that adopted it
+    assert f.issuers == ("中共中央", "中国共产党第二十届中央委员会第三次全体会议")
     assert f.date == "2024-07-18" and f.doc_numbers == ()
     untitled = extract_facts(RESOLUTION.replace("中共中央关于", "关于"))
     assert untitled.issuers == ("中国共产党第二十届中央委员会第三次全体会议",)
@@ -107,9 +108,25 @@ def test_signature_dates_in_both_numeral_systems(date_line, iso):
     assert f.date == iso and f.issuers == ("某某省教育厅",)
 
 
-def test_a_page_gives_its_publication_date_apart_from_the_documents():
-    f = extract_facts("# 关于某事的意见\n\n发布日期：2021-03-02\n\n正文。")
+@pytest.mark.parametrize("line", ["发布日期：2021-03-02", "更新時間:2021-03-02 22:50:16作者:某",
+                                  "来源:某网站 日期:2021-03-02 点击:次"])
+def test_a_page_gives_its_publication_date_apart_from_the_documents(line):
+    f = extract_facts(f"# 关于某事的意见\n\n{line}\n\n正文。")
     assert f.published == "2021-03-02" and f.date == ""
+
+
+def test_a_title_broken_over_lines_is_joined_at_its_document_type():
+    f = extract_facts("某省关于进一步深化改革\n推进现代化的决定\n"
+                      "（2024年7月18日某省委全会通过）\n正文。")
+    assert f.title == "某省关于进一步深化改革 推进现代化的决定"
+
+
+def test_a_reprint_names_who_issued_it_in_its_lead():
+    text = ("关于加强某项工作的意见\n近日，甲办公厅、乙办公厅印发了《关于加强某项工作的意见》，"
+            "并发出通知。\n正文。")
+    assert extract_facts(text).issuers == ("甲办公厅", "乙办公厅")
+    other = text.replace("印发了《关于加强某项工作的意见》", "印发了《另一份文件》")
+    assert extract_facts(other).issuers == ()  # another document's issuers
 
 
 def test_an_article_states_nothing_and_nothing_is_invented():
