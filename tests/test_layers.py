@@ -15,7 +15,7 @@ LAYERS = (
     ("zhice.index",),
     ("zhice.assistant",),  # question to cited answer (cli and web excepted, below)
     ("zhice.eval",),
-    ("zhice.assistant.cli", "zhice.assistant.web"),  # the interfaces
+    ("zhice.assistant.cli", "zhice.assistant.web", "zhice.assistant.api"),  # the interfaces
 )
 
 
