@@ -9,6 +9,7 @@ an ingest killed at any point leaves an index that opens consistent.
 
 import fcntl
 import json
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,12 +24,19 @@ from zhice.ingest.types import Chunk
 from .atomic import TEMP_SUFFIX, atomic_write_text
 from .bm25 import Bm25Index
 from .catalog import open_store
+from .database import READ_CHECK_MAX_BYTES
 from .dense import FaissIndex, flat_limit_from_env
 from .embedders import DEFAULT_EMBEDDER, make_embedder
 from .embedders.base import Embedder
-from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from .errors import (
+    IndexBusyError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    read_only_folder,
+    storage_failed,
+)
 from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
-from .recovery import DerivedStores, load_bm25, load_dense
+from .recovery import DENSE_CHECKSUM, DerivedStores, load_bm25, load_dense
 from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter, flat_tokens
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
@@ -62,6 +70,7 @@ class ZhiceIndex(DerivedStores):
         self.bm25 = bm25
         self.segmenter = segmenter
         self._dirty = False
+        self._checked = False  # whether the database had its full check (a writer's)
         self._generation = -1  # the SQLite generation FAISS and BM25 in memory show
         # searches from many threads (the web UI) share it; applying a change takes it
         # alone, only for the in-memory update, not for loading or embedding
@@ -70,12 +79,15 @@ class ZhiceIndex(DerivedStores):
     # opening ------------------------------------------------------------------------
     @classmethod
     def open(cls, directory: Path, embedder: str | Embedder | None = None,
-             create: bool = False) -> "ZhiceIndex":
+             create: bool = False, read_only: bool = False) -> "ZhiceIndex":
         """Open (or with `create`, make) the index at `directory` and load its embedder.
 
         `embedder` is a spec ("e5-small", "st:PATH", "fake:64") or an Embedder; None
         means the one the index was built with. Another model than the recorded one is
-        an IndexMismatchError.
+        an IndexMismatchError. `read_only` (taken when the folder cannot be written)
+        writes nothing there: a change is IndexReadOnlyError. A damaged database is
+        IndexCorruptError: checked in full when opened to `create`, else quickly while
+        that is cheap (database.READ_CHECK_MAX_BYTES); every query reports damage it meets.
         """
         directory = Path(directory)
         db_path = directory / DB_FILE
@@ -87,30 +99,41 @@ class ZhiceIndex(DerivedStores):
                 raise IndexNotFoundError(
                     f"cannot create an index at {directory} ({e.strerror}); use another --index DIR"
                 ) from e
-        store = open_store(directory, create=create)
+        store = open_store(directory, create=create, read_only=read_only)
+        # SQLite's check, jieba's dictionary, the FAISS file and the BM25 file load side
+        # by side: SQLite, faiss and numpy leave the GIL to jieba (a 1M-chunk index opens
+        # in the time of the slowest, not of the four)
+        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zhice-open")
         try:
-            emb = _resolve_embedder(store, embedder, directory)
-            emb.load()
-            meta = store.meta()
-            if "embedder" not in meta:
-                with store.transaction() as db:
-                    store.set_meta(db, schema=SCHEMA_VERSION, embedder=emb.name,
-                                   embedder_spec=_spec_of(embedder), dim=emb.dim, generation=0)
-            elif int(meta["dim"]) != emb.dim:
-                raise IndexMismatchError(
-                    f"index at {directory} holds {meta['dim']}-d vectors but embedder "
-                    f"{emb.name} gives {emb.dim}-d; use a new --index DIR"
-                )
-            # jieba's dictionary, the FAISS file and the BM25 file load side by side:
-            # faiss and numpy's reads leave the GIL to jieba (a 1M-chunk index opens in
-            # the time of the slowest, not of the three)
+            checked = create or db_path.stat().st_size <= READ_CHECK_MAX_BYTES
+            checking = pool.submit(store.check, full=create) if checked else None
+            try:
+                emb = _resolve_embedder(store, embedder, directory)
+                emb.load()
+                meta = store.meta()
+                if "embedder" not in meta:
+                    with store.transaction() as db:
+                        store.set_meta(db, schema=SCHEMA_VERSION, embedder=emb.name,
+                                       embedder_spec=_spec_of(embedder), dim=emb.dim,
+                                       generation=0)
+                elif int(meta["dim"]) != emb.dim:
+                    raise IndexMismatchError(
+                        f"index at {directory} holds {meta['dim']}-d vectors but embedder "
+                        f"{emb.name} gives {emb.dim}-d; use a new --index DIR"
+                    )
+            except Exception:
+                if checking:  # a damaged record is better told as the damage
+                    checking.result()
+                raise
             segmenter = ChineseSegmenter()
-            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="zhice-open") as pool:
-                loading = pool.submit(segmenter.load)
-                dense = pool.submit(load_dense, directory, emb.dim, flat_limit_from_env())
-                bm25 = pool.submit(load_bm25, directory, segmenter)
-                loading.result()
-                index = cls(directory, store, emb, dense.result(), bm25.result(), segmenter)
+            loading = pool.submit(segmenter.load)
+            dense = pool.submit(load_dense, directory, emb.dim, flat_limit_from_env())
+            bm25 = pool.submit(load_bm25, directory, segmenter)
+            if checking:
+                checking.result()  # before the stores are repaired from what it checks
+            loading.result()
+            index = cls(directory, store, emb, dense.result(), bm25.result(), segmenter)
+            index._checked = create
             index._reconcile()
             return index
         except BaseException:
@@ -119,6 +142,8 @@ class ZhiceIndex(DerivedStores):
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             raise
+        finally:
+            pool.shutdown()
 
     def close(self) -> None:
         self.store.close()
@@ -130,31 +155,47 @@ class ZhiceIndex(DerivedStores):
         self.close()
 
     # writing ------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Whether this index was opened read-only: searched, never written."""
+        return self.store.read_only
+
     @contextmanager
     def _lock(self, wait: bool) -> Iterator[bool]:
-        """The directory's write lock; yields whether it was taken (always, if `wait`)."""
-        with open(self.directory / LOCK_FILE, "w") as lock:
+        """The directory's write lock; yields whether it was taken (always, if `wait`).
+        IndexStorageError when the lock file cannot be made (a full disk)."""
+        try:
+            fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise storage_failed(self.directory, e) from e
+        try:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
                 return
-            try:
-                # a save killed half way leaves its temporary file: nobody else writes now
-                for tmp in self.directory.glob(f"*{TEMP_SUFFIX}"):
-                    tmp.unlink(missing_ok=True)
-                yield True
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            # a save killed half way leaves its temporary file: nobody else writes now
+            for tmp in self.directory.glob(f"*{TEMP_SUFFIX}"):
+                tmp.unlink(missing_ok=True)
+            yield True
+        finally:
+            os.close(fd)  # and with it the lock
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the directory's write lock: one writing process at a time."""
+        """Hold the directory's write lock: one writing process at a time. The database
+        is checked in full first (once an open index): nothing is written into a damaged
+        one. IndexReadOnlyError on a read-only index; a full disk is IndexStorageError."""
+        if self.read_only:
+            raise self.store.why_read_only or read_only_folder(self.directory)
         with self._lock(wait=False) as locked:
             if not locked:
                 raise IndexBusyError(
                     f"another zhice process is writing to {self.directory}; wait for it to finish"
                 )
+            if not self._checked:
+                self.store.check(full=True)
+                self._checked = True
             try:
                 # Another writer may have committed since this index was opened: without
                 # its chunks in memory, the next save() would drop them from FAISS and BM25.
@@ -183,7 +224,7 @@ class ZhiceIndex(DerivedStores):
         segmented = dict(zip((c.ordinal for c in doc.chunks), tokens)) if tokens else {}
         added: list[tuple[int, list[list[str]], np.ndarray]] = []
         with self.store.transaction() as db:
-            removed = self._delete(db, doc.source, added) if previous else []
+            removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
             fresh, dups = self._dedup(doc.chunks)
             vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
@@ -200,7 +241,7 @@ class ZhiceIndex(DerivedStores):
                 self.store.insert_duplicate(db, "paragraph", _folded_chunk(doc, para), None)
             gen = self.store.bump_generation(db)
         self._apply(removed, added, gen)
-        return AddResult(doc.source, "updated" if previous else "added", len(fresh),
+        return AddResult(doc.source, "updated" if previous is not None else "added", len(fresh),
                          len(dups) + len(doc.folded), len(fresh))
 
     def remove(self, source: str) -> bool:
@@ -213,6 +254,14 @@ class ZhiceIndex(DerivedStores):
             gen = self.store.bump_generation(db)
         self._apply(removed, added, gen)
         return True
+
+    def record_chunking(self, size: int | None, overlap: int | None) -> None:
+        """Note the chunk size and overlap documents were ingested with: a rebuild
+        (rebuild.py) chunks their stored texts the same way."""
+        values = {k: v for k, v in (("chunk_size", size), ("overlap", overlap)) if v is not None}
+        if values and any(self.store.meta().get(k) != str(v) for k, v in values.items()):
+            with self.store.transaction() as db:
+                self.store.set_meta(db, **values)
 
     def _delete(self, db, source: str, promoted: list) -> list[int]:
         """Delete a file's rows; duplicates elsewhere that pointed at its chunks are
@@ -276,15 +325,21 @@ class ZhiceIndex(DerivedStores):
             self._rebuild_dense()
 
     def save(self) -> None:
-        """Write FAISS and BM25 atomically, each stamped with the generation it shows."""
+        """Write FAISS and BM25 atomically, each stamped with the generation it shows.
+        A write that fails (a full disk) is IndexStorageError: SQLite holds every change
+        already, the old files stay whole, and the next open repairs them from it."""
         if not self._dirty:
             return
         with self._rw.read():  # a save reads the stores; searches may go on
             gen = self._generation
-            self.dense.save(self.directory / DENSE_FILE)
-            _write_json(self.directory / DENSE_META, {"generation": gen, "chunks": len(self.dense),
-                                                      "embedder": self.embedder.name})
-            self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
+            try:
+                self.dense.save(self.directory / DENSE_FILE)
+                _write_json(self.directory / DENSE_META, {
+                    "generation": gen, "chunks": len(self.dense),
+                    "embedder": self.embedder.name, "checksum": DENSE_CHECKSUM})
+                self.bm25.save(self.directory / BM25_FILE, meta={"generation": gen})
+            except OSError as e:
+                raise storage_failed(self.directory, e) from e
             self._dirty = False
 
     def refresh(self) -> None:

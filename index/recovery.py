@@ -10,6 +10,7 @@ consistent. `ZhiceIndex` inherits these; they use its stores, lock and generatio
 
 import fcntl
 import json
+import os
 import re
 from pathlib import Path
 
@@ -17,10 +18,12 @@ import numpy as np
 
 from .bm25 import Bm25FormatError, Bm25Index
 from .dense import FaissIndex
+from .errors import IndexReadOnlyError, IndexStorageError
 from .paths import BM25_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
 from .segment import ChineseSegmenter
 
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+")
+DENSE_CHECKSUM = "crc32"  # dense.json's word for a dense.faiss that ends in its CRC-32
 
 
 class DerivedStores:
@@ -46,11 +49,21 @@ class DerivedStores:
             self._resize_dense()  # saved by a writer that never added again after a catch-up
         else:
             self._catch_up(gen)
-        # Write the repair only under the lock: a reader (zhice ask, the web UI) must
-        # not race a writer's save. Without the lock the repair stays in memory.
-        with self._lock(wait=False) as locked:
-            if locked:
-                self.save()
+        self._save_repair()
+
+    def _save_repair(self) -> None:
+        """Write what _reconcile repaired, when that can be done without harm: under the
+        lock (a reader, zhice ask or the web UI, must not race a writer's save), in a
+        folder this process may write. A write that fails (a full disk) is no error for
+        a reader: the repaired stores stay in memory, the next writer saves them."""
+        if self.read_only:
+            return
+        try:
+            with self._lock(wait=False) as locked:
+                if locked:
+                    self.save()
+        except (OSError, IndexStorageError, IndexReadOnlyError):
+            pass
 
     def _catch_up(self, gen: int) -> None:
         """Make FAISS and BM25 in memory hold exactly SQLite's chunks, by id.
@@ -85,13 +98,16 @@ class DerivedStores:
 
     def _writer_busy(self) -> bool:
         """Whether a `writing()` holds the directory's lock (this process's own too)."""
-        with open(self.directory / LOCK_FILE, "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        fd = open_lock(self.directory)
+        if fd is None:
             return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # and with it the lock, if taken
+        return False
 
     def _resize_dense(self) -> None:
         """The dense index this size calls for, once no other process writes: the saved
@@ -136,12 +152,15 @@ class DerivedStores:
 def load_dense(directory: Path, dim: int, flat_limit: int) -> FaissIndex:
     path = directory / DENSE_FILE
     if path.exists():
+        # dense.json says whether the file was written with a checksum: a damaged one
+        # whose checksum record is hit is then not taken for an older zhice's file
+        checksummed = read_json(directory / DENSE_META).get("checksum") == DENSE_CHECKSUM
         try:
-            dense = FaissIndex.load(path, flat_limit)
+            dense = FaissIndex.load(path, flat_limit, checksummed)
             if dense.dim == dim:
                 return dense
-        except RuntimeError:
-            pass  # unreadable: rebuilt from SQLite by _reconcile
+        except (RuntimeError, OSError):
+            pass  # damaged or unreadable: rebuilt from SQLite by _reconcile
     return FaissIndex(dim, flat_limit).create()
 
 
@@ -149,10 +168,19 @@ def load_bm25(directory: Path, segmenter: ChineseSegmenter) -> Bm25Index:
     path = directory / BM25_FILE
     if path.exists():
         try:
-            return Bm25Index.load(path, segmenter)
-        except Bm25FormatError:
+            return Bm25Index.load(path, segmenter)  # each member's CRC-32 is checked
+        except (Bm25FormatError, OSError):
             pass  # rebuilt from SQLite by _reconcile
     return Bm25Index(segmenter)
+
+
+def open_lock(directory: Path) -> int | None:
+    """The directory's lock file opened read-only, for flock (which needs no write
+    access), or None when there is none: then no writer holds it (a writer makes it)."""
+    try:
+        return os.open(directory / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def read_json(path: Path) -> dict:

@@ -7,14 +7,16 @@ reconciles on open). No pickle: vectors are float32 bytes, tokens are text.
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from zhice.ingest.errors import ZhiceError
 from zhice.ingest.types import Chunk
 
+from .database import NO_ROOM, check, connect, primary_code, translate
 from .errors import IndexNotFoundError
 
 SCHEMA_VERSION = "1"
@@ -75,30 +77,65 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = path
+        self.read_only = False
+        self.why_read_only: ZhiceError | None = None  # when not a read-only folder's
         self._db: sqlite3.Connection | None = None
 
-    def open(self, create: bool = True) -> "Store":
+    def open(self, create: bool = True, read_only: bool = False) -> "Store":
         """Connect, creating the schema when the database is new. Without `create`, a
         database without zhice's tables is left exactly as it is: IndexNotFoundError.
-        A file that is not SQLite at all raises sqlite3.DatabaseError."""
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        if not create:
+        A file that is not SQLite at all raises sqlite3.DatabaseError. `read_only`
+        opens it so that nothing is written (database.connect), changes are refused."""
+        try:
             try:
-                found = db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-                ).fetchone()
-            except sqlite3.DatabaseError:
-                db.close()
+                db, found = self._connect(read_only, probe=not create or read_only)
+            except sqlite3.DatabaseError as e:
+                if read_only or create or primary_code(e) not in NO_ROOM:
+                    raise
+                # a reader on a full disk: SQLite could not make its -wal and -shm files
+                # for writing; read-only it needs none, and the index is read as it is
+                db, found = self._connect(True, probe=True)
+                read_only, self.why_read_only = True, translate(e, self.path.parent)
+        except sqlite3.DatabaseError as e:
+            ours = translate(e, self.path.parent)
+            if ours is None or getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
                 raise
-            if not found:
-                db.close()
-                raise IndexNotFoundError(f"{self.path} holds no zhice tables")
-        db.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block an ingest
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+            raise ours from e
+        if not found:
+            db.close()
+            raise IndexNotFoundError(f"{self.path} holds no zhice tables")
+        self.read_only = read_only
+        if not read_only:
+            db.execute("PRAGMA journal_mode=WAL")  # readers (the web UI) never block an ingest
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
         self._db = db
         return self
+
+    def _connect(self, read_only: bool, probe: bool) -> tuple[sqlite3.Connection, bool]:
+        """A connection, and whether it holds zhice's tables (True unless `probe`d);
+        untranslated errors: the caller names another program's file as such."""
+        db = connect(self.path, read_only)
+        try:
+            if not probe:
+                return db, True
+            found = sqlite3.Connection.execute(
+                db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            return db, found is not None
+        except BaseException:
+            db.close()
+            raise
+
+    def check(self, full: bool) -> None:
+        """IndexCorruptError when SQLite finds the database damaged (database.check).
+        On a connection of its own: it may run beside this one's queries."""
+        db = connect(self.path, read_only=True)
+        try:
+            check(db, full)
+        finally:
+            db.close()
 
     def close(self) -> None:
         if self._db is not None:
@@ -117,10 +154,12 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")  # can fail too (a full disk): then rolled back
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                with suppress(ZhiceError, sqlite3.Error):  # the first error is the one to tell
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     # meta ---------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -258,7 +297,10 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
     def chunk_ids(self) -> np.ndarray:
-        return np.fromiter((r[0] for r in self.db.execute("SELECT id FROM chunks")), np.int64)
+        cur = self.db.execute("SELECT id FROM chunks")
+        parts = [np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                 for rows in iter(lambda: cur.fetchmany(50_000), [])]  # not a call a row
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def vectors(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the given chunks, as stored."""

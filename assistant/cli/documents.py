@@ -12,17 +12,27 @@ from zhice.assistant.cli.common import (
     index_dir,
 )
 
+# chunk_document's defaults, shown in --help; a rebuild takes what the index recorded
+CHUNK_SIZE, OVERLAP = 400, 80
+
 
 def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     add_index_argument(p)
     if command == "ingest":
-        p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                       help="files or folders (txt, md, html, pdf, docx)")
+        what = p.add_mutually_exclusive_group(required=True)
+        what.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH",
+                          help="files or folders (txt, md, html, pdf, docx)")
+        what.add_argument("--rebuild", action="store_true",
+                          help="make the index again from the texts its database stores "
+                          "(when it is damaged), with the embedder and chunk size it "
+                          "recorded; the old one is replaced once the new one is whole")
         add_embedder_argument(p)
-        p.add_argument("--chunk-size", type=int, default=400, metavar="N",
-                       help="target characters per chunk (default 400)")
-        p.add_argument("--overlap", type=int, default=80, metavar="N",
-                       help="characters of whole sentences repeated between chunks (default 80)")
+        p.add_argument("--chunk-size", type=int, default=None, metavar="N",
+                       help=f"target characters per chunk (default {CHUNK_SIZE}; with "
+                       "--rebuild, what the index was ingested with)")
+        p.add_argument("--overlap", type=int, default=None, metavar="N",
+                       help=f"characters of whole sentences repeated between chunks (default "
+                       f"{OVERLAP}; with --rebuild, what the index was ingested with)")
     elif command == "remove":
         p.add_argument("sources", nargs="+", metavar="SOURCE",
                        help="document names as `zhice list` shows them")
@@ -34,15 +44,23 @@ def run(args: argparse.Namespace) -> int:
     return {"ingest": _ingest, "remove": _remove, "list": _list}[args.command](args)
 
 
+def _check_chunking(size: int, overlap: int) -> None:
+    if not 0 <= overlap < size <= 4000:
+        raise UsageError(
+            f"need 0 <= --overlap < --chunk-size <= 4000; got --overlap {overlap}, "
+            f"--chunk-size {size}"
+        )
+
+
 def _ingest(args: argparse.Namespace) -> int:
+    if args.rebuild:
+        return _rebuild(args)
     from zhice.index.index import ZhiceIndex
     from zhice.index.pipeline import collect, index_files
 
-    if not 0 <= args.overlap < args.chunk_size <= 4000:
-        raise UsageError(
-            f"need 0 <= --overlap < --chunk-size <= 4000; got --overlap {args.overlap}, "
-            f"--chunk-size {args.chunk_size}"
-        )
+    size = CHUNK_SIZE if args.chunk_size is None else args.chunk_size
+    overlap = OVERLAP if args.overlap is None else args.overlap
+    _check_chunking(size, overlap)
     files, failures = collect(args.paths)
     if not files:
         for failure in failures:
@@ -51,11 +69,32 @@ def _ingest(args: argparse.Namespace) -> int:
                          "among the given paths")
     with ZhiceIndex.open(index_dir(args), embedder=args.embedder, create=True) as index:
         with _Progress(len(files)) as progress:
-            summary = index_files(index, args.paths, progress, args.chunk_size, args.overlap)
+            summary = index_files(index, args.paths, progress, size, overlap)
+        index.record_chunking(size, overlap)
     for failure in summary.failures:
         print(f"zhice: skipped {failure.reason}", file=sys.stderr)
     print(f"ingested into {index_dir(args)}: {summary.line()}")
     return 2 if summary.failures else 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from zhice.index.rebuild import IndexRebuild
+
+    directory = index_dir(args)
+    with IndexRebuild(directory, embedder=args.embedder) as rebuild:
+        recorded_size, recorded_overlap = rebuild.recorded_chunking()
+        size = next(v for v in (args.chunk_size, recorded_size, CHUNK_SIZE) if v is not None)
+        overlap = next(v for v in (args.overlap, recorded_overlap, OVERLAP) if v is not None)
+        _check_chunking(size, overlap)
+        with _Progress(len(rebuild.documents)) as progress:
+            summary = rebuild.run(size, overlap, progress)
+    for lost in summary.lost:
+        print(f"zhice: could not recover {lost}", file=sys.stderr)
+    if summary.kept:
+        print(f"zhice: the old index is kept at {summary.kept}; delete it when done with it",
+              file=sys.stderr)
+    print(f"rebuilt {directory} from its stored texts: {summary.line()}")
+    return 2 if summary.lost else 0
 
 
 def _remove(args: argparse.Namespace) -> int:

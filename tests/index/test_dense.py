@@ -185,11 +185,60 @@ def test_the_shortlist_forgets_removed_ids_and_is_saved(hard, tmp_path):
 def test_a_damaged_shortlist_makes_the_file_unreadable(hard, tmp_path):
     path = tmp_path / "dense.faiss"
     hard[2].save(path)
-    data = bytearray(path.read_bytes())
+    data = bytearray(path.read_bytes()[: -CHECKSUM])  # as an older zhice wrote it
     data[-16:-8] = (10**12).to_bytes(8, "little")  # the trailer points past the file
     path.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="damaged shortlist"):
         FaissIndex.load(path)
+
+
+CHECKSUM = 24  # the bytes of the checksum record that ends a saved file
+
+
+@pytest.mark.parametrize("where", ["index", "shortlist", "trailer", "checksum record"])
+def test_a_flipped_byte_anywhere_is_caught_by_the_checksum(hard, tmp_path, where):
+    path = tmp_path / "dense.faiss"
+    hard[2].save(path)
+    data = bytearray(path.read_bytes())
+    at = {"index": 200, "shortlist": len(data) - 2000, "trailer": len(data) - CHECKSUM - 20,
+          "checksum record": len(data) - 18}[where]
+    data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="damaged"):
+        FaissIndex.load(path, checksummed=True)
+
+
+def test_a_file_without_a_checksum_still_loads_unless_one_is_expected(corpus, ivf, tmp_path):
+    path = tmp_path / "dense.faiss"
+    ivf.save(path)
+    path.write_bytes(path.read_bytes()[: -CHECKSUM])  # an older zhice's file
+    queries = corpus[1][:20]
+    assert top_ids(FaissIndex.load(path, flat_limit=1000), queries) == top_ids(ivf, queries)
+    with pytest.raises(RuntimeError, match="its checksum is gone"):
+        FaissIndex.load(path, flat_limit=1000, checksummed=True)
+
+
+def test_a_full_disk_is_an_oserror_and_leaves_the_old_file(corpus, ivf, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    path = tmp_path / "dense.faiss"
+    ivf.save(path)
+    before = path.read_bytes()
+    real_write = os.write
+
+    def full(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError) as e:
+        ivf.save(path)
+    assert e.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["dense.faiss"]
 
 
 # ZhiceIndex: the switch happens as the index grows, is saved, and reopens ------------------
