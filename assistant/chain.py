@@ -67,7 +67,9 @@ Rewriter = Callable[[str, list[str]], str]
 def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = standalone
                 ) -> tuple[Runnable, Runnable]:
     """The two halves of the chain: `prepare` (validate | rewrite | retrieve) takes
-    `{"question", "k", "history", "id"}` to the retrieved passages, `finish`
+    `{"question", "k", "history", "id"}` (and optionally `since`, a year, and `issuer`:
+    only documents that state a date from that year on, or that issuer) to the
+    retrieved passages, `finish`
     (answer | check) to the checked `Answer`; `prepare | finish` is the whole chain.
 
     `history` holds the earlier questions of the conversation as they were searched
@@ -81,8 +83,15 @@ def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = stand
         return {**inp, "searched": rewriter(inp["question"], list(inp.get("history") or []))}
 
     def _retrieve(inp: dict) -> dict:
-        retriever.index.refresh()
-        return {**inp, "hits": retriever.retrieve(inp["searched"], max(inp["k"], RETRIEVED))}
+        index = retriever.index
+        index.refresh()
+        sources = None
+        if inp.get("since") is not None or inp.get("issuer"):
+            sources = {source for source, facts in index.store.facts().items()
+                       if facts.matches(inp.get("since"), inp.get("issuer"))}
+        hits = retriever.retrieve(inp["searched"], max(inp["k"], RETRIEVED), sources=sources)
+        return {**inp, "hits": hits,
+                "documents": index.store.facts({h.chunk.source for h in hits})}
 
     def _answer(inp: dict) -> Answer:
         return finish_answer(answerer(inp["searched"], inp["hits"][: inp["k"]]), inp)
@@ -99,7 +108,8 @@ def finish_answer(answer: Answer, inp: dict) -> Answer:
     """An answerer's Answer with the question as typed, what was searched, all the
     retrieved passages and the question's id."""
     return replace(answer, question=inp["question"], retrieved=tuple(inp["hits"]),
-                   searched=inp["searched"], id=inp.get("id"))
+                   searched=inp["searched"], id=inp.get("id"),
+                   documents=inp.get("documents") or {})
 
 
 class Assistant:
@@ -169,21 +179,26 @@ class Assistant:
         return cls(index, prepare, finish, retriever, answerer, generator, mode, owns)
 
     def ask(self, question: str, k: int = 5, id: str | None = None,
-            history: list[str] | None = None) -> Answer:
-        """Answer one question (a follow-up of `history`, if given); latency excludes
+            history: list[str] | None = None, since: int | None = None,
+            issuer: str | None = None) -> Answer:
+        """Answer one question (a follow-up of `history`, if given) from the documents
+        dated `since` or later and issued by `issuer`, when given; latency excludes
         model loading (done in open())."""
         started = time.perf_counter()
         answer = self.chain.invoke({"question": question, "k": k, "id": id,
-                                    "history": history or []})
+                                    "history": history or [], "since": since,
+                                    "issuer": issuer})
         return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)
 
     def stream(self, question: str, k: int = 5, id: str | None = None,
-               history: list[str] | None = None) -> Iterator[str | Answer]:
+               history: list[str] | None = None, since: int | None = None,
+               issuer: str | None = None) -> Iterator[str | Answer]:
         """Like `ask`, but yields the answer text as the model writes it (llm mode),
         then the checked Answer; in extractive mode just the Answer."""
         started = time.perf_counter()
         inp = self.prepare.invoke({"question": question, "k": k, "id": id,
-                                   "history": history or []})
+                                   "history": history or [], "since": since,
+                                   "issuer": issuer})
         if self.generator is None:
             answer = self.finish.invoke(inp)
         else:

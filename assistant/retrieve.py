@@ -12,6 +12,7 @@ from zhice.ingest.normalize import search_key
 from .types import Hit
 
 RRF_K = 60  # the constant of Cormack et al.; ranks past ~60 barely count
+FILTER_DEPTH = 10  # how much deeper each list is read when only some documents count
 
 # A further ranked list: search key and depth -> (chunk id, score), best first.
 RankedSearch = Callable[[str, int], list[tuple[int, float]]]
@@ -42,11 +43,15 @@ class HybridRetriever:
         self.reranker = reranker
         self.rerank_depth = rerank_depth
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
+    def retrieve(self, question: str, k: int, sources: set[str] | None = None) -> list[Hit]:
+        """The best `k` passages; with `sources`, only passages of those documents."""
         if k <= 0:
             raise ValueError(f"k must be greater than 0. Currently, k is {k}")
+        if sources is not None and not sources:
+            return []
         key = search_key(question)
-        n = max(self.candidates, k)
+        # a filter keeps only some of each list: look deeper so that enough are left
+        n = max(self.candidates, k) * (FILTER_DEPTH if sources is not None else 1)
         ranked = {
             "dense": self.index.dense_search(key, n) if self.weights["dense"] else [],
             "bm25": self.index.bm25_search(key, n) if self.weights["bm25"] else [],
@@ -59,7 +64,11 @@ class HybridRetriever:
             for rank, (cid, _) in enumerate(results, 1):
                 fused[cid] = fused.get(cid, 0.0) + self.weights[name] / (RRF_K + rank)
         depth = max(k, self.rerank_depth) if self.reranker else k
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:depth]
+        ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        if sources is not None:  # a candidate of another document is no candidate
+            of = self.index.store.sources([cid for cid, _ in ordered])
+            ordered = [(cid, s) for cid, s in ordered if of.get(cid) in sources]
+        best = ordered[:depth]
         chunks = self.index.chunks([cid for cid, _ in best])
         hits = []
         for cid, score in best:

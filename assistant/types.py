@@ -56,12 +56,14 @@ class Answer:
     latency_ms: float = 0.0
     id: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    # source -> DocumentFacts of the documents retrieved (what each states about itself)
+    documents: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         out = {
             "id": self.id, "question": self.question, "answer": self.answer,
             "abstained": self.abstained,
-            "citations": [c.to_dict() for c in self.citations],
+            "citations": [_with_facts(c.to_dict(), self.documents) for c in self.citations],
             "retrieved": [
                 {"rank": rank, "source": h.chunk.source, "title": h.chunk.title,
                  "heading": h.chunk.heading, "text": h.chunk.text, "score": round(h.score, 6),
@@ -77,3 +79,11 @@ class Answer:
         if self.unmatched:
             out["unmatched"] = list(self.unmatched)
         return out
+
+
+def _with_facts(citation: dict, documents: dict) -> dict:
+    """A citation with the facts its document states (文号, issuers, date…), if any."""
+    facts = documents.get(citation["source"])
+    stated = facts.stated() if facts is not None else {}
+    stated.pop("title", None)  # the citation has the title already
+    return {**citation, "facts": stated} if stated else citation

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from zhice.ingest.chunker import ChunkedDocument
+from zhice.ingest.facts import extract_facts
 from zhice.ingest.types import Chunk
 
 from .atomic import TEMP_SUFFIX, atomic_write_text
@@ -226,6 +227,7 @@ class ZhiceIndex(DerivedStores):
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
+            self.store.insert_facts(db, doc.source, extract_facts(doc.text, doc.title))
             fresh, dups = self._dedup(doc.chunks)
             vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
             fresh_tokens = [segmented.get(c.ordinal) or self._tokens(c) for c in fresh]

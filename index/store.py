@@ -5,15 +5,17 @@ a crash between the SQLite commit and the FAISS write loses nothing (index/recov
 reconciles on open). No pickle: vectors are float32 bytes, tokens are text.
 """
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from zhice.ingest.errors import ZhiceError
+from zhice.ingest.facts import DocumentFacts
 from zhice.ingest.types import Chunk
 
 from .database import NO_ROOM, check, connect, primary_code, translate
@@ -43,6 +45,11 @@ CREATE TABLE IF NOT EXISTS duplicates (
     canonical INTEGER REFERENCES chunks(id) ON DELETE SET NULL
 );
 CREATE INDEX IF NOT EXISTS duplicates_canonical ON duplicates(canonical);
+-- what each document states about itself (ingest/facts.py), as JSON; a table of its
+-- own so that an index made before it gains it on the next write, no migration
+CREATE TABLE IF NOT EXISTS facts (
+    source TEXT PRIMARY KEY REFERENCES files(source) ON DELETE CASCADE, json TEXT NOT NULL
+);
 """
 
 _CHUNK_COLUMNS = 'id, hash, source, ordinal, heading, text, key, start, "end", page'
@@ -59,6 +66,7 @@ class FileRecord:
     chunks: int
     duplicates: int
     ingested_at: str
+    facts: DocumentFacts = DocumentFacts()
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,38 @@ class Store:
             "(SELECT COUNT(*) FROM duplicates d WHERE d.source = f.source), f.ingested_at "
             "FROM files f ORDER BY f.source"
         )
-        return [FileRecord(*row) for row in rows]
+        records = [FileRecord(*row) for row in rows]
+        facts = self.facts()
+        return [replace(r, facts=facts[r.source]) if r.source in facts else r for r in records]
+
+    def sources(self, ids: Iterable[int]) -> dict[int, str]:
+        """The document each chunk id belongs to."""
+        ids = list(ids)
+        rows = self.db.execute(f"SELECT id, source FROM chunks WHERE id IN "
+                               f"({', '.join('?' * len(ids))})", ids) if ids else ()
+        return dict(rows)
+
+    def facts(self, sources: Iterable[str] | None = None) -> dict[str, DocumentFacts]:
+        """What each document states about itself (all of them, or those of `sources`);
+        none for a document ingested before facts were kept."""
+        if not self._has_facts():
+            return {}
+        if sources is None:
+            rows = self.db.execute("SELECT source, json FROM facts")
+        else:
+            wanted = sorted(set(sources))
+            rows = self.db.execute(f"SELECT source, json FROM facts WHERE source IN "
+                                   f"({', '.join('?' * len(wanted))})", wanted)
+        return {source: DocumentFacts.from_dict(json.loads(data)) for source, data in rows}
+
+    def insert_facts(self, db: sqlite3.Connection, source: str, facts: DocumentFacts) -> None:
+        db.execute("INSERT OR REPLACE INTO facts(source, json) VALUES (?, ?)",
+                   (source, json.dumps(facts.to_dict(), ensure_ascii=False)))
+
+    def _has_facts(self) -> bool:
+        """False in an index made before facts were kept and opened read-only since."""
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'facts'").fetchone() is not None
 
     def file_text(self, source: str) -> str | None:
         row = self.db.execute("SELECT text FROM files WHERE source = ?", (source,)).fetchone()

@@ -19,7 +19,7 @@ state stays empty.
 import re
 from dataclasses import asdict, dataclass
 
-from .normalize import to_simplified
+from .normalize import search_key, to_simplified
 
 # how far from either end the places above lie: lines, and characters of a line
 HEAD_LINES, TAIL_LINES = 16, 10
@@ -92,6 +92,27 @@ class DocumentFacts:
 
     def year(self) -> int | None:
         return int(self.date[:4]) if self.date else None
+
+    def stated(self) -> dict:
+        """Only the facts the document states: what a citation carries."""
+        return {k: v for k, v in self.to_dict().items() if v}
+
+    def summary(self) -> str:
+        """One line of what it states: 文号 · issuers · date · period ("" if nothing)."""
+        parts = [*self.doc_numbers, "、".join(self.issuers), self.date,
+                 f"期限 {self.period}" if self.period else ""]
+        return " · ".join(p for p in parts if p)
+
+    def matches(self, since: int | None = None, issuer: str | None = None) -> bool:
+        """Whether the document is dated `since` or later and names `issuer` among its
+        issuers (a part of a name counts: 国务院 matches 国务院办公厅; either script).
+        A document that states no date, or no issuer, matches no such filter."""
+        if since is not None and (self.year() is None or self.year() < since):
+            return False
+        if issuer:
+            wanted = search_key(issuer.strip())
+            return any(wanted in search_key(name) for name in self.issuers)
+        return True
 
 
 def extract_facts(text: str, title: str = "") -> DocumentFacts:

@@ -49,6 +49,8 @@ class ChatRequest:
     mode: str
     stream: bool
     k: int = 5
+    since: int | None = None  # only documents dated from this year on
+    issuer: str | None = None  # only documents that name this issuer
 
 
 def parse_request(body: object, models: dict[str, str]) -> ChatRequest:
@@ -82,8 +84,13 @@ def parse_request(body: object, models: dict[str, str]) -> ChatRequest:
     k = body.get("k", 5)  # not OpenAI's: the passages to answer from, as on the page
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise ApiError(400, f"'k' must be a whole number between 1 and {MAX_K}", param="k")
+    since, issuer = body.get("since"), body.get("issuer")  # zhice's own, like k
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+        raise ApiError(400, "'since' must be a year, e.g. 2020", param="since")
+    if issuer is not None and not isinstance(issuer, str):
+        raise ApiError(400, "'issuer' must be a string, e.g. 国务院", param="issuer")
     return ChatRequest(question, _searched(asked[:-1]), model, models[model],
-                       body.get("stream") is True, k)
+                       body.get("stream") is True, k, since, (issuer or "").strip() or None)
 
 
 def _text(content: object) -> str:

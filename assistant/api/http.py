@@ -107,7 +107,8 @@ def build_api(service, keys: tuple[str, ...] = (), rate: RateLimit | None = None
 
     def answer(req: chat.ChatRequest):
         with slots:  # the page's limit on questions answered at once
-            return service.ask(req.question, req.k, req.mode, req.history)
+            return service.ask(req.question, req.k, req.mode, req.history, req.since,
+                               req.issuer)
 
     def search(req: dify.RetrievalRequest):
         with slots:

@@ -7,6 +7,7 @@ import sys
 from zhice.assistant.check import unmatched_note
 from zhice.assistant.cli.common import (
     add_embedder_argument,
+    add_filter_arguments,
     add_index_argument,
     add_mode_arguments,
     open_assistant,
@@ -23,12 +24,19 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, default=5, metavar="N",
                    help="passages to answer from (default 5)")
     p.add_argument("--json", action="store_true", help="print the result object as one JSON line")
+    add_filter_arguments(p)
     add_mode_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_assistant(args) as assistant:
-        answer = assistant.ask(args.question, k=args.k)
+        answer = assistant.ask(args.question, k=args.k, since=args.since, issuer=args.issuer)
+    if (args.since is not None or args.issuer) and not answer.retrieved:
+        wanted = " and ".join(x for x in (f"dated {args.since} or later" if args.since else "",
+                                          f"issued by {args.issuer}" if args.issuer else "")
+                              if x)
+        print(f"zhice: no document in the index states that it is {wanted}; "
+              "zhice list shows what each states", file=sys.stderr)
     note = answer.extra.get("llm_note")
     if note:
         print(f"zhice: {note}", file=sys.stderr)
@@ -63,6 +71,9 @@ def render(answer: Answer) -> str:
         where = f"{c.source}:{c.start}-{c.end}" + (f" 第{c.page}页" if c.page else "")
         lines.append(f"[{citation.marker}] {c.title}" + (f" > {c.heading}" if c.heading else ""))
         lines.append(f"    {where}")
+        facts = answer.documents.get(c.source)
+        if facts is not None and facts.summary():
+            lines.append(f"    {facts.summary()}")
         text = c.text
         for quote in citation.quotes:
             text = text.replace(quote, f"【{quote}】", 1)

@@ -32,6 +32,16 @@ def index_dir(args: argparse.Namespace) -> Path:
     return args.index or default_index_dir()
 
 
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """--since and --issuer: answer only from some documents, by what they state."""
+    p.add_argument("--since", type=int, metavar="YEAR",
+                   help="only documents dated YEAR or later (a document that states no date "
+                        "is left out)")
+    p.add_argument("--issuer", metavar="NAME",
+                   help="only documents that name NAME among their issuers (part of a name "
+                        "counts: 国务院 also finds 国务院办公厅)")
+
+
 def add_mode_arguments(p: argparse.ArgumentParser) -> None:
     """--mode and the chat model's settings (flags win over ZHICE_LLM_* variables)."""
     p.add_argument("--mode", choices=MODES, default="extractive",

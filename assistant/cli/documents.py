@@ -121,7 +121,7 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps([
             {"source": f.source, "title": f.title, "chunks": f.chunks,
              "duplicates": f.duplicates, "sha256": f.sha256, "path": f.path,
-             "ingested_at": f.ingested_at}
+             "ingested_at": f.ingested_at, "facts": f.facts.to_dict()}
             for f in files], ensure_ascii=False))
         return 0
     if not files:
@@ -129,7 +129,10 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     width = max(len(f.source) for f in files)
     for f in files:
-        print(f"{f.source:<{width}}  {f.chunks:>5} chunks  {f.title}")
+        stated = " · ".join(x for x in (*f.facts.doc_numbers, "、".join(f.facts.issuers),
+                                        f.facts.date) if x)
+        print(f"{f.source:<{width}}  {f.chunks:>5} chunks  {f.title}"
+              + (f"  ({stated})" if stated else ""))
     print(f"{len(files)} documents, {sum(f.chunks for f in files)} chunks")
     return 0
 

@@ -81,12 +81,14 @@ class Conversation:
 
 
 def conversation_steps(service: WebService, question: str, conv: Conversation, k: int,
-                       mode: str) -> Iterator[tuple[list[dict], Conversation | None]]:
+                       mode: str, since: int | None = None, issuer: str | None = None
+                       ) -> Iterator[tuple[list[dict], Conversation | None]]:
     """What the chat shows while a question is answered: (messages, None) for each
     piece of a model's answer as it is written, then (messages, the conversation with
-    the checked answer added). ZhiceError for a bad question, before anything is shown."""
+    the checked answer added). ZhiceError for a bad question, before anything is shown.
+    `since` and `issuer` narrow the documents answered from (WebService.ask)."""
     final = None
-    for event in service.stream(question, k, mode, conv.history()):
+    for event in service.stream(question, k, mode, conv.history(), since, issuer):
         if isinstance(event, Answer):
             final = event
         else:
@@ -123,11 +125,14 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
         gr.Warning(escape(e.zh), title="提示")  # toasts render HTML: names are escaped
 
     # asking -------------------------------------------------------------------------
-    def on_ask(question: str, conv: Conversation, k: float, mode: str):
+    def on_ask(question: str, conv: Conversation, k: float, mode: str, since: float | None,
+               issuer: str):
         # a generator: in llm mode the chat shows the answer as the model writes it;
         # sources and citations follow once it is complete and checked
         try:
-            for messages, done in conversation_steps(service, question, conv, int(k), mode):
+            year = None if since is None else int(since)
+            for messages, done in conversation_steps(service, question, conv, int(k), mode,
+                                                     year, issuer.strip() or None):
                 if done is None:
                     yield gr.skip(), messages, gr.skip(), gr.skip()
                 else:
@@ -136,8 +141,9 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
             warn(e)
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    def on_example(_typed: str, conv: Conversation, k: float, mode: str, evt: gr.SelectData):
-        yield from on_ask(evt.value.get("text", ""), conv, k, mode)
+    def on_example(_typed: str, conv: Conversation, k: float, mode: str, since: float | None,
+                   issuer: str, evt: gr.SelectData):
+        yield from on_ask(evt.value.get("text", ""), conv, k, mode, since, issuer)
 
     def on_clear():
         conv = Conversation()
@@ -241,6 +247,13 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
                                 [(label, key) for key, label in ANSWER_MODES.items()
                                  if key in service.assistants],
                                 value=default_mode, label="回答方式")
+                            with gr.Row():
+                                since = gr.Number(label="只看此年份及以后的文件", value=None,
+                                                  precision=0, minimum=1900, maximum=2100,
+                                                  elem_id="zc-since")
+                                issuer = gr.Textbox(label="只看此发文机关的文件",
+                                                    placeholder="例如：国务院",
+                                                    elem_id="zc-issuer")
                     with gr.Column(scale=2, min_width=320):
                         sources = gr.HTML(conv.value.sources(), elem_id="zc-sources-panel",
                                           js_on_load=asset("sources.js"),
@@ -271,7 +284,7 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
                     doomed = gr.Dropdown(visible=False)
                 docs = gr.HTML(elem_id="zc-docs", js_on_load=None)
 
-        ask_args = {"inputs": [question, conv, k, mode],
+        ask_args = {"inputs": [question, conv, k, mode, since, issuer],
                     "outputs": [question, chat, sources, conv],
                     "concurrency_limit": concurrency, "concurrency_id": "ask", **private}
         question.submit(on_ask, **ask_args)

@@ -112,7 +112,8 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
     else:
         out.append(f'<div class="zc-count">{len(answer.citations)} 个来源</div>')
         for citation in answer.citations:
-            out.append(_citation_html(citation, turn))
+            facts = answer.documents.get(citation.hit.chunk.source)
+            out.append(_citation_html(citation, turn, facts.summary() if facts else ""))
         rank_of = {h.id: r for r, h in enumerate(answer.retrieved, 1)}
         rest = [(rank_of[h.id], h) for h in others]
     if rest:
@@ -125,13 +126,14 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
     return "".join(out)
 
 
-def _citation_html(citation: Citation, turn: int) -> str:
+def _citation_html(citation: Citation, turn: int, facts: str = "") -> str:
     return _hit_html(citation.hit, f"zc-t{turn}-c{citation.marker}", str(citation.marker),
-                     quotes=citation.quotes, cited=True)
+                     quotes=citation.quotes, cited=True, facts=facts)
 
 
 def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
-              cited: bool = False, rank: int | None = None) -> str:
+              cited: bool = False, rank: int | None = None, facts: str = "") -> str:
+    """One passage; `facts`: what its document states about itself (文号 · issuers …)."""
     c = hit.chunk
     where = [escape(c.source)]
     if c.page:
@@ -144,6 +146,7 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
         f'<header><span class="zc-num">{escape(label)}</span>'
         f'<span class="zc-title">{escape(c.title or c.source)}</span></header>'
         f'{heading}<div class="zc-meta">{" · ".join(where)}</div>'
+        + (f'<div class="zc-facts">{escape(facts)}</div>' if facts else "") +
         f'<div class="zc-passage">{passage_html(c.text, quotes)}</div>'
         f'<button type="button" class="zc-open" data-source="{escape(c.source)}" '
         f'data-start="{c.start}" data-end="{c.end}" '

@@ -74,9 +74,12 @@ class WebService:
 
     # asking -------------------------------------------------------------------------
     def ask(self, question: str, k: int = 5, mode: str = "extractive",
-            history: Sequence[str] = ()) -> Answer:
-        """The chain's answer; BadQuestionError (a ZhiceError) for bad input."""
-        return self._assistant(mode).ask(question, k=passages(k), history=list(history))
+            history: Sequence[str] = (), since: int | None = None,
+            issuer: str | None = None) -> Answer:
+        """The chain's answer; BadQuestionError (a ZhiceError) for bad input. `since`
+        and `issuer` narrow it to the documents that state such a date or issuer."""
+        return self._assistant(mode).ask(question, k=passages(k), history=list(history),
+                                         since=since, issuer=issuer or None)
 
     def _assistant(self, mode: str) -> Assistant:
         assistant = self.assistants.get(mode)
@@ -85,10 +88,12 @@ class WebService:
         return assistant
 
     def stream(self, question: str, k: int = 5, mode: str = "extractive",
-               history: Sequence[str] = ()) -> Iterator[str | Answer]:
+               history: Sequence[str] = (), since: int | None = None,
+               issuer: str | None = None) -> Iterator[str | Answer]:
         """`Assistant.stream` of the mode: the answer text so far while a model writes
         it, then the checked Answer."""
-        return self._assistant(mode).stream(question, k=passages(k), history=list(history))
+        return self._assistant(mode).stream(question, k=passages(k), history=list(history),
+                                            since=since, issuer=issuer or None)
 
     def document_context(self, source: str, start: object, end: object,
                          quotes: Sequence[str] = ()) -> str:

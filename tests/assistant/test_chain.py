@@ -69,17 +69,21 @@ def scripted_hits(n: int) -> list[Hit]:
 
 
 class ScriptedRetriever:
-    """What build_chain needs of a retriever: `index.refresh()` and `retrieve(q, k)`."""
+    """What build_chain needs of a retriever: `index.refresh()`, `index.store.facts()`
+    and `retrieve(q, k, sources)`."""
 
     def __init__(self):
         self.calls: list[tuple[str, int]] = []
         self.refreshed = 0
-        self.index = self
+        self.index = self.store = self
 
     def refresh(self) -> None:
         self.refreshed += 1
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
+    def facts(self, sources=None) -> dict:
+        return {}
+
+    def retrieve(self, question: str, k: int, sources=None) -> list[Hit]:
         self.calls.append((question, k))
         return scripted_hits(12)[:k]
 
@@ -143,12 +147,15 @@ def test_ask_invokes_the_chain_with_question_k_id_and_history():
         answerer=None,
         owns_index=False,
     )
-    answer = assistant.ask("问题", k=3, id="q1", history=["上一个问题"])
-    assert received == [{"question": "问题", "k": 3, "id": "q1", "history": ["上一个问题"]}]
+    answer = assistant.ask("问题", k=3, id="q1", history=["上一个问题"], since=2020,
+                           issuer="国务院")
+    assert received == [{"question": "问题", "k": 3, "id": "q1", "history": ["上一个问题"],
+                         "since": 2020, "issuer": "国务院"}]
     assert answer.answer == "回答"
     assert answer.latency_ms > 0
     assistant.ask("问题")
-    assert received[1] == {"question": "问题", "k": 5, "id": None, "history": []}
+    assert received[1] == {"question": "问题", "k": 5, "id": None, "history": [],
+                           "since": None, "issuer": None}
 
 
 # --- the result object -----------------------------------------------------------------

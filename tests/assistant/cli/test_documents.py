@@ -287,6 +287,8 @@ def test_list_json_has_every_field(capsys, docs: Path, idx: Path) -> None:
     records = json.loads(out)
     stamps = [r.pop("ingested_at") for r in records]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", s) for s in stamps)
+    facts = [r.pop("facts") for r in records]  # what each states (ingest/facts.py)
+    assert [f["title"] for f in facts] == [TITLES[s] for s in sorted(TITLES)]
     assert records == [
         {
             "source": s,
@@ -306,6 +308,7 @@ def test_list_json_has_every_field(capsys, docs: Path, idx: Path) -> None:
         "sha256",
         "path",
         "ingested_at",
+        "facts",
     ]
 
 

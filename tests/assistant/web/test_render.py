@@ -248,7 +248,7 @@ def test_other_modes_are_routed_and_share_the_index(service: WebService, tmp_pat
             self.index = index
             self.asked = []
 
-        def ask(self, question, k=5, history=None):
+        def ask(self, question, k=5, history=None, since=None, issuer=None):
             self.asked.append(question)
             return self.index.files()
 
