@@ -87,6 +87,16 @@ def unmatched_note(items: tuple[str, ...]) -> str:
             + "，以上是最接近的内容，未必回答了所问。")
 
 
+def dates_note(answer: Answer) -> str:
+    """What the CLI and the page say when the cited documents are of different dates."""
+    dated = answer.sources_by_date()
+    if not dated:
+        return ""
+    titles = {c.marker: c.hit.chunk.title or c.hit.chunk.source for c in answer.citations}
+    return ("注意：所引文件的日期不同，数字可能已有调整（新的在前）："
+            + "；".join(f"[{m}]《{titles[m]}》{d}" for m, _, d in dated) + "。")
+
+
 def check_answer(answer: Answer, not_found: str = "") -> Answer:
     """The answer with unsupported sentences and dangling markers removed, and the
     question's constraints its passages do not hold named (`Answer.unmatched`)."""

@@ -1,6 +1,7 @@
 """What flows from a question to a cited answer: one frozen dataclass each."""
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from zhice.ingest.types import Chunk
 
@@ -78,12 +79,31 @@ class Answer:
             out["unsupported"] = list(self.unsupported)
         if self.unmatched:
             out["unmatched"] = list(self.unmatched)
+        dated = self.sources_by_date()
+        if dated:
+            out["sources_by_date"] = [{"marker": m, "source": src, "date": d}
+                                      for m, src, d in dated]
         return out
+
+    def sources_by_date(self) -> tuple[tuple[int, str, str], ...]:
+        """(marker, source, date) of the citations, newest document first, when they
+        come from documents that state different dates: a figure may have been revised
+        since, and the reader must see which is which. () otherwise."""
+        dated = [(c.marker, c.hit.chunk.source, self.documents[c.hit.chunk.source].date)
+                 for c in self.citations
+                 if c.hit.chunk.source in self.documents
+                 and self.documents[c.hit.chunk.source].date]
+        if len({d for _, _, d in dated}) < 2:
+            return ()
+        return tuple(sorted(dated, key=lambda x: (x[2], -x[0]), reverse=True))
 
 
 def _with_facts(citation: dict, documents: dict) -> dict:
-    """A citation with the facts its document states (文号, issuers, date…), if any."""
+    """A citation with the facts its document states (文号, issuers, date…), if any,
+    and whether its stated period had ended by this year."""
     facts = documents.get(citation["source"])
     stated = facts.stated() if facts is not None else {}
     stated.pop("title", None)  # the citation has the title already
+    if facts is not None and facts.ended(date.today().year):
+        stated["period_ended"] = True
     return {**citation, "facts": stated} if stated else citation

@@ -97,11 +97,28 @@ class DocumentFacts:
         """Only the facts the document states: what a citation carries."""
         return {k: v for k, v in self.to_dict().items() if v}
 
-    def summary(self) -> str:
-        """One line of what it states: 文号 · issuers · date · period ("" if nothing)."""
-        parts = [*self.doc_numbers, "、".join(self.issuers), self.date,
-                 f"期限 {self.period}" if self.period else ""]
+    def summary(self, year: int | None = None) -> str:
+        """One line of what it states: 文号 · issuers · date · period ("" if nothing);
+        with the current `year`, a period that has ended says so."""
+        period = f"期限 {self.period}" if self.period else ""
+        if period and year is not None and self.ended(year):
+            period += "（已结束）"
+        parts = [*self.doc_numbers, "、".join(self.issuers), self.date, period]
         return " · ".join(p for p in parts if p)
+
+    def end_year(self) -> int | None:
+        """The last year of its stated period: 2022 of "2013-2022", or the date's year
+        plus N of 有效期N年; None when it states no end."""
+        m = re.fullmatch(r"(\d{4})-(\d{4})", self.period)
+        if m:
+            return int(m.group(2))
+        m = re.fullmatch(r"有效期(\d+)年", self.period)
+        return self.year() + int(m.group(1)) if m and self.year() else None
+
+    def ended(self, year: int) -> bool:
+        """Whether its stated period was over before `year`."""
+        end = self.end_year()
+        return end is not None and end < year
 
     def matches(self, since: int | None = None, issuer: str | None = None) -> bool:
         """Whether the document is dated `since` or later and names `issuer` among its

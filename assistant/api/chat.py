@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from zhice.assistant.chain import MAX_K, MAX_QUESTION
+from zhice.assistant.check import dates_note
 from zhice.assistant.followup import standalone
 from zhice.assistant.types import Answer
 from zhice.ingest.errors import ZhiceError
@@ -119,7 +120,7 @@ def message_text(answer: Answer) -> str:
     """The answer with its markers, then the sources it cites as a Markdown list."""
     if answer.abstained or not answer.citations:
         return answer.answer
-    lines = [answer.answer, "", "来源："]
+    lines = [answer.answer, *([dates_note(answer)] if dates_note(answer) else []), "", "来源："]
     for c in answer.citations:
         chunk = c.hit.chunk
         where = "，".join(x for x in (chunk.heading, f"第{chunk.page}页" if chunk.page else "")
@@ -140,6 +141,7 @@ def details(answer: Answer) -> dict:
     return {"abstained": answer.abstained, "question": answer.question,
             "searched_question": answer.searched or answer.question,
             "unmatched": list(answer.unmatched), "unsupported": list(answer.unsupported),
+            "sources_by_date": answer.to_dict().get("sources_by_date", []),
             "mode": answer.extra.get("mode", "extractive"),
             "note": answer.extra.get("llm_note"), "latency_ms": round(answer.latency_ms, 2)}
 

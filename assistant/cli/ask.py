@@ -3,8 +3,9 @@
 import argparse
 import json
 import sys
+from datetime import date
 
-from zhice.assistant.check import unmatched_note
+from zhice.assistant.check import dates_note, unmatched_note
 from zhice.assistant.cli.common import (
     add_embedder_argument,
     add_filter_arguments,
@@ -62,6 +63,8 @@ def render(answer: Answer) -> str:
         lines.insert(0, f"（检索：{answer.searched}）")
     if answer.unmatched:
         lines += [unmatched_note(answer.unmatched), ""]
+    if dates_note(answer):
+        lines += [dates_note(answer), ""]
     if answer.unsupported:
         lines.append("已删除没有出处支持的句子：" + " / ".join(answer.unsupported))
         lines.append("")
@@ -73,7 +76,7 @@ def render(answer: Answer) -> str:
         lines.append(f"    {where}")
         facts = answer.documents.get(c.source)
         if facts is not None and facts.summary():
-            lines.append(f"    {facts.summary()}")
+            lines.append(f"    {facts.summary(date.today().year)}")
         text = c.text
         for quote in citation.quotes:
             text = text.replace(quote, f"【{quote}】", 1)

@@ -7,9 +7,10 @@ the tests call them without a server.
 
 import json
 import re
+from datetime import date
 from html import escape
 
-from zhice.assistant.check import unmatched_note
+from zhice.assistant.check import dates_note, unmatched_note
 from zhice.assistant.types import Answer, Citation, Hit
 from zhice.index.store import FileRecord
 
@@ -59,6 +60,8 @@ def answer_html(answer: Answer, turn: int) -> str:
         parts.append(f'<div class="zc-note">{escape(str(note))}</div>')
     if answer.unmatched:
         parts.append(f'<div class="zc-note">{escape(unmatched_note(answer.unmatched))}</div>')
+    if dates_note(answer):
+        parts.append(f'<div class="zc-note">{escape(dates_note(answer))}</div>')
     if answer.unsupported:
         parts.append(f'<div class="zc-note">另有 {len(answer.unsupported)} '
                      "句在所引段落中找不到依据，已删去。</div>")
@@ -113,7 +116,8 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
         out.append(f'<div class="zc-count">{len(answer.citations)} 个来源</div>')
         for citation in answer.citations:
             facts = answer.documents.get(citation.hit.chunk.source)
-            out.append(_citation_html(citation, turn, facts.summary() if facts else ""))
+            out.append(_citation_html(citation, turn,
+                                      facts.summary(date.today().year) if facts else ""))
         rank_of = {h.id: r for r, h in enumerate(answer.retrieved, 1)}
         rest = [(rank_of[h.id], h) for h in others]
     if rest:

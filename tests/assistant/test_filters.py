@@ -2,16 +2,22 @@
 what is answered from (--since, --issuer): a real index of documents made here."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from zhice.assistant.api.chat import MODELS, ApiError, parse_request
+from zhice.assistant.api.chat import MODELS, ApiError, message_text, parse_request
 from zhice.assistant.chain import Assistant
+from zhice.assistant.check import dates_note
 from zhice.assistant.cli import main
+from zhice.assistant.cli.ask import render
+from zhice.assistant.types import Answer, Citation, Hit
 from zhice.assistant.web.render import answer_html, sources_html
 from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
+from zhice.ingest.facts import extract_facts
+from zhice.ingest.types import Chunk
 
 OLD = """国务院文件
 
@@ -124,3 +130,37 @@ def test_facts_follow_a_document_updated_and_removed(tmp_path: Path):
         with index.writing():
             index.remove("a.md")
         assert index.store.facts() == {}
+
+
+def test_figures_from_documents_of_different_dates_say_which_is_which():
+    def citation(marker: int, source: str, text: str) -> Citation:
+        return Citation(marker, Hit(marker, Chunk(source, 0, text, text, "", 0, len(text),
+                                                  title=f"{source}的标题"), 1.0))
+
+    old, new = citation(1, "old.md", "保险深度达到5%。"), citation(2, "new.md", "保险深度达到6%。")
+    answer = Answer(Q, "保险深度达到5%。[1]保险深度达到6%。[2]", False, (old, new), (),
+                    documents={"old.md": extract_facts(OLD), "new.md": extract_facts(NEW)})
+    assert answer.to_dict()["sources_by_date"] == [
+        {"marker": 2, "source": "new.md", "date": "2023-03-01"},
+        {"marker": 1, "source": "old.md", "date": "2014-08-10"}]
+    note = ("注意：所引文件的日期不同，数字可能已有调整（新的在前）："
+            "[2]《new.md的标题》2023-03-01；[1]《old.md的标题》2014-08-10。")
+    assert dates_note(answer) == note
+    assert note in answer_html(answer, 1) and note in render(answer)
+    assert note in message_text(answer)
+    same_day = replace(answer, documents={"old.md": extract_facts(OLD),
+                                          "new.md": extract_facts(OLD)})
+    assert dates_note(same_day) == "" and "sources_by_date" not in same_day.to_dict()
+
+
+def test_a_document_whose_period_has_ended_is_marked(tmp_path: Path):
+    plan = ("# 某市产业发展规划（2013－2022年）\n\n到2022年，全市产业增加值达到1000亿元。\n\n"
+            "某市人民政府\n\n2013年3月1日\n")
+    (tmp_path / "plan.md").write_text(plan, encoding="utf-8")
+    with ZhiceIndex.open(tmp_path / "idx", embedder="fake", create=True) as index:
+        index_files(index, [tmp_path / "plan.md"])
+    with Assistant.open(tmp_path / "idx") as a:
+        answer = a.ask("产业增加值要达到多少？")
+    (citation,) = answer.to_dict()["citations"]
+    assert citation["facts"]["period"] == "2013-2022" and citation["facts"]["period_ended"]
+    assert "期限 2013-2022（已结束）" in sources_html([answer])
