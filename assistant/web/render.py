@@ -106,25 +106,31 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
     out.append(f'<div class="zc-turn-head">第{turn}问：{escape(answer.question)}</div>')
     cited = {c.hit.id for c in answer.citations}
     others = [h for h in answer.retrieved if h.id not in cited]
+    year = date.today().year
+
+    def facts(hit: Hit) -> str:
+        stated = answer.documents.get(hit.chunk.source)
+        return stated.summary(year) if stated else ""
+
     if answer.abstained:
         out.append('<div class="zc-abstain-note">文档中没有能回答这个问题的内容。'
                    "以下是最接近的段落，不足以回答：</div>")
         for rank, hit in enumerate(answer.retrieved[:CLOSEST], 1):
-            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank))
+            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank,
+                                 facts=facts(hit)))
         rest = list(enumerate(answer.retrieved, 1))[CLOSEST:]
     else:
         out.append(f'<div class="zc-count">{len(answer.citations)} 个来源</div>')
         for citation in answer.citations:
-            facts = answer.documents.get(citation.hit.chunk.source)
-            out.append(_citation_html(citation, turn,
-                                      facts.summary(date.today().year) if facts else ""))
+            out.append(_citation_html(citation, turn, facts(citation.hit)))
         rank_of = {h.id: r for r, h in enumerate(answer.retrieved, 1)}
         rest = [(rank_of[h.id], h) for h in others]
     if rest:
         out.append(f'<details class="zc-more"><summary>其余检索到的段落（{len(rest)}，未引用）'
                    "</summary>")
         for rank, hit in rest:
-            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank))
+            out.append(_hit_html(hit, f"zc-t{turn}-r{rank}", f"#{rank}", rank=rank,
+                                 facts=facts(hit)))
         out.append("</details>")
     out.append("</section>")
     return "".join(out)
