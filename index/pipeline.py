@@ -2,7 +2,9 @@
 
 Reading, loading, cleaning, chunking and segmenting the next files runs in a background
 thread while the current file is embedded and written: an embedder that computes
-outside the GIL (the e5 engines, torch) then overlaps with that work.
+outside the GIL (the e5 engines, torch) then overlaps with that work. Each file is
+loaded in a child process under a time and memory budget (ingest/budget.py), so a file
+that would take the batch, or the web server, down is reported and skipped.
 """
 
 import hashlib
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from zhice.ingest.budget import LoadBudget, load_within_budget
 from zhice.ingest.chunker import ChunkedDocument, chunk_document
 from zhice.ingest.errors import LoadError, UnsupportedFileError
-from zhice.ingest.loaders import SUPPORTED_SUFFIXES, load
+from zhice.ingest.loaders import SUPPORTED_SUFFIXES
 
 from .index import AddResult, ZhiceIndex
 
@@ -114,6 +117,7 @@ def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None 
     and the rest go on. `progress(source, result)` is called after each file;
     `origin(path)` is the path recorded for a file (default: its absolute path)."""
     started = time.perf_counter()
+    budget = LoadBudget.from_environment()  # a bad setting stops the batch before it starts
     files, failures = collect(paths)
     summary = IngestSummary(failures=failures)
     origin = origin or (lambda path: str(path.resolve()))
@@ -123,7 +127,7 @@ def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None 
         known = index.store.file_hashes()
 
         def prepare(item: tuple[Path, str]) -> _Prepared:
-            return _prepare(index, *item, known.get(item[1]), size, overlap)
+            return _prepare(index, *item, known.get(item[1]), size, overlap, budget)
 
         for prepared in _ahead(files, prepare, PREFETCH):
             result = _index(index, prepared, summary, origin)
@@ -146,12 +150,13 @@ class _Prepared:
 
 
 def _prepare(index: ZhiceIndex, path: Path, source: str, known_sha: str | None,
-             size: int, overlap: int) -> _Prepared:
+             size: int, overlap: int, budget: LoadBudget) -> _Prepared:
     try:
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as f:  # a block at a time: a file of any size costs no memory
+            sha = hashlib.file_digest(f, "sha256").hexdigest()
         if sha == known_sha:
             return _Prepared(path, source, sha)
-        doc = chunk_document(load(path, source), size, overlap)
+        doc = chunk_document(load_within_budget(path, source, budget), size, overlap)
         return _Prepared(path, source, sha, doc, index.segment(doc.chunks))
     except (LoadError, UnsupportedFileError) as e:
         return _Prepared(path, source, failure=Failure(str(path), str(e)))

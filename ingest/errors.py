@@ -18,4 +18,5 @@ class UnsupportedFileError(ZhiceError):
 
 
 class LoadError(ZhiceError):
-    """A file of a supported format could not be read (corrupt, encrypted, empty)."""
+    """A file of a supported format could not be read (corrupt, encrypted, empty, past
+    a size limit or its time and memory budget)."""

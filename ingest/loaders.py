@@ -6,20 +6,38 @@ by " | "), so the later stages never look at the file format.
 
     doc = load("corpus/纲要.pdf")        # LoadedDocument(source="纲要.pdf", text=..., ...)
     doc.title, doc.page_at(offset)      # metadata title; the page a citation falls on
+
+Files past MAX_FILE_BYTES, or with more text than MAX_TEXT_CHARS, are refused; so are
+.docx files that would unpack too far (ingest/archive.py). load() reads in this
+process; ingest/budget.py reads under a time and memory budget.
 """
 
 import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from itertools import accumulate
 from pathlib import Path
 
+from .archive import check_archive
 from .errors import LoadError, UnsupportedFileError
+from .normalize import strip_invisible
 from .types import LoadedDocument
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+# Ten times the web upload's limit; the whole file is read into memory.
+MAX_FILE_BYTES = 200 * 2**20
+# About 2,000 pages of Chinese, 13 times the longest policy document we know (the
+# 14th five-year plan is 150,000). Cleaning holds ~150 bytes a character (ingest/clean.py
+# keeps a Python object per character and offset): 300 MB at this limit.
+MAX_TEXT_CHARS = 2_000_000
+_PLAIN_TEXT = (".txt", ".md", ".markdown")
+_MAX_CHAR_BYTES = 4  # no encoding zhice reads spends more on one character
 
 _SPACE = re.compile(r"\s+")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20)])  # C0 but tab to CR
+_BINARY_SHARE = 0.01
+_FEW_CONTROLS = 8
 _MD_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BIG5_AS_GB = re.compile(r"[\u3040-\u30ff\ue000-\uf8ff]")
 
@@ -44,16 +62,24 @@ def load(path: Path | str, source: str | None = None) -> LoadedDocument:
     if path.is_dir():
         raise LoadError(f"{source}: is a directory, not a file; pass the files inside it")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(
+                f"{source}: {size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB "
+                "zhice reads from one file; split it into smaller files"
+            )
         data = path.read_bytes()
     except OSError as e:
         reason = e.strerror or type(e).__name__
         raise LoadError(f"{source}: cannot read the file ({reason}); check its permissions") from e
     if not data:
         raise LoadError(f"{source}: empty file (0 bytes); add text to it or leave it out")
+    if suffix in _PLAIN_TEXT and len(data) > _MAX_CHAR_BYTES * MAX_TEXT_CHARS:
+        raise _too_long(source, f"{len(data) / 2**20:,.0f} MB of text")  # before decoding it
     loader, kind = _FORMATS[suffix]
     try:
-        doc = loader(data, source)
-    except LoadError:
+        doc = _visible(loader(data, source))
+    except (LoadError, MemoryError):  # out of memory is the budget's to report
         raise
     except Exception as e:  # a library's own error must not reach the user raw
         raise LoadError(
@@ -62,7 +88,25 @@ def load(path: Path | str, source: str | None = None) -> LoadedDocument:
         ) from e
     if not doc.text.strip():
         raise LoadError(f"{source}: no text in the file; add text to it or leave it out")
+    if len(doc.text) > MAX_TEXT_CHARS:
+        raise _too_long(source, f"{len(doc.text):,} characters of text")
     return doc
+
+
+def _too_long(source: str, found: str) -> LoadError:
+    return LoadError(
+        f"{source}: {found}, more than the {MAX_TEXT_CHARS:,} characters zhice takes "
+        "from one file; split it into smaller files"
+    )
+
+
+def _visible(doc: LoadedDocument) -> LoadedDocument:
+    """doc without control and zero-width characters, taken out here, before any offset
+    into the text exists; each page start moves back by what went before it."""
+    cuts = [0, *doc.page_starts, len(doc.text)]
+    pieces = [strip_invisible(doc.text[a:b]) for a, b in zip(cuts, cuts[1:])]
+    starts = tuple(accumulate(len(piece) for piece in pieces))[: len(doc.page_starts)]
+    return LoadedDocument(doc.source, "".join(pieces), strip_invisible(doc.title), starts)
 
 
 def _newlines(text: str) -> str:
@@ -82,8 +126,16 @@ def _decode(data: bytes, source: str, declared: str | None = None) -> str:
     """Bytes to str: UTF-8 (BOM stripped), a declared charset, GB18030, then detection."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")  # Notepad's "Unicode": the BOM makes it certain
-    if b"\x00" in data:
-        raise LoadError(f"{source}: binary content (NUL bytes), not text; check the file type")
+    # A few control bytes, or NUL padding after a crash, are damage to a text file: they
+    # are stripped after decoding (no encoding zhice reads uses one inside a character).
+    # Many are an image or an archive renamed: 10% of compressed data's bytes are.
+    data = data.rstrip(b"\x00")
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    if controls > max(_BINARY_SHARE * len(data), _FEW_CONTROLS):
+        raise LoadError(
+            f"{source}: binary content ({controls:,} control bytes in {len(data):,}), "
+            "not text; check the file type"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -149,14 +201,24 @@ _TITLE_SUFFIX = re.compile(r" - | \| |_|--")
 _TITLE_LINE = re.compile(r"[^，,。；;！？!?]{4,60}(?<![：:])")
 
 
-def _is_chrome(tag) -> bool:
+_CONTENT = ("main", "article", "h1")
+
+
+def _is_chrome(tag, holding: set[int]) -> bool:
     """Site chrome by id or class: navigation, menus, sidebars, comments, ads."""
     # "has-sidebar" on a wrapper of the whole page is not chrome: keep what holds content.
-    if tag.name in ("html", "body", "main") or tag.find(("main", "article", "h1")):
+    if tag.name in ("html", "body", "main") or id(tag) in holding:
         return False
     attrs = tag.attrs or {}
     names = [attrs.get("id") or "", *(attrs.get("class") or [])]
     return any(_CHROME.search(name) for name in names if isinstance(name, str))
+
+
+# Every pass over a page below is one loop over an explicit stack, never recursion, and
+# sees each element once or a bounded number of times: a page nested 50,000 levels deep
+# reads in time linear in its size, where asking each element about its descendants
+# (find(), find_parent(), bs4's decompose() and .decomposed) was quadratic and recursive
+# walks stopped at Python's recursion limit near 1,000 levels.
 
 
 def _load_html(data: bytes, source: str) -> LoadedDocument:
@@ -166,14 +228,11 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
 
     declared = EncodingDetector.find_declared_encoding(data, is_html=True)
     soup = BeautifulSoup(_decode(data, source, declared), "html.parser")
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    for tag in soup.find_all(_is_chrome):
-        if not tag.decomposed:
-            tag.decompose()
-    roots = soup.find_all("main")[:1] or [
-        a for a in soup.find_all("article") if a.find_parent("article") is None
-    ]
+    _prune(soup, lambda tag: tag.name in _HTML_DROP)
+    holding = _holding(soup, _CONTENT)
+    _prune(soup, lambda tag: _is_chrome(tag, holding))
+    main = soup.find("main")
+    roots = [main] if main else _find_outside(soup, "article", ("article",))
     blocks: list[str] = []
     for root in roots or [_main_block(soup.body or soup)]:
         _render_html(root, blocks)
@@ -182,10 +241,67 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
     if not roots and blocks:
         # a site's <title> names its column ("每周一学（…）--学习专栏-某校") as often as the
         # article: a first line that reads as a title is the document's own
-        first = blocks[0].split("\n")[0].lstrip("# ").strip()
-        if _TITLE_LINE.fullmatch(first):
-            title = first
+        title = _title_line(blocks[0].split("\n")[0].lstrip("# ")) or title
     return LoadedDocument(source, text, title=title)
+
+
+def _title_line(line: str) -> str:
+    """line, stripped, if it reads as a document's title; else ""."""
+    line = line.strip()
+    return line if _TITLE_LINE.fullmatch(line) else ""
+
+
+def _prune(root, remove: Callable) -> None:
+    """Take every tag under root that remove(tag) picks out of the tree, with all it
+    holds; a tag taken out is not looked into."""
+    from bs4 import Tag
+
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kept, removed = [], []
+        for child in node.contents:
+            (removed if isinstance(child, Tag) and remove(child) else kept).append(child)
+        if removed:
+            # extract(i) deletes contents[i], moving every sibling after it: with the ones
+            # to remove put last, each goes from the end. (It relinks the tree through
+            # the sibling links, which the order of this list does not touch.)
+            node.contents = kept + removed
+            for i in range(len(node.contents) - 1, len(kept) - 1, -1):
+                node.contents[i].extract(i)
+        stack.extend(child for child in kept if isinstance(child, Tag))
+
+
+def _holding(root, names: tuple[str, ...]) -> set[int]:
+    """id() of every tag under root that has a descendant named in `names`."""
+    from bs4 import Tag
+
+    order, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(child for child in node.contents if isinstance(child, Tag))
+    holding: set[int] = set()
+    for node in reversed(order):  # each tag after all of its descendants
+        if node.parent is not None and (node.name in names or id(node) in holding):
+            holding.add(id(node.parent))
+    return holding
+
+
+def _find_outside(root, name: str, fence: tuple[str, ...]) -> list:
+    """The tags called `name` under root, in document order, that are inside no tag
+    called one of `fence` (below root)."""
+    from bs4 import Tag
+
+    found = []
+    stack = [child for child in reversed(root.contents) if isinstance(child, Tag)]
+    while stack:
+        tag = stack.pop()
+        if tag.name == name:
+            found.append(tag)
+        if tag.name not in fence:
+            stack.extend(child for child in reversed(tag.contents) if isinstance(child, Tag))
+    return found
 
 
 # A page without <main> or <article> (most government and school sites): the article is
@@ -274,38 +390,37 @@ def _render_html(root, blocks: list[str]) -> None:
             blocks.append(text)
         inline.clear()
 
-    def walk(node) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
-                if not isinstance(child, PreformattedString):  # comments, doctype, CDATA
-                    inline.append(str(child))
-            elif not isinstance(child, Tag):
-                continue
-            elif child.name == "br":
-                inline.append(None)
-            elif heading := _HEADING.fullmatch(child.name):
-                flush()
-                text = _collapse(_html_inline(child))
-                if text:
-                    blocks.append("#" * int(heading.group(1)) + " " + text)
-            elif child.name == "table":
-                flush()
-                rows = (
-                    _table_row(tr)
-                    for tr in child.find_all("tr")
-                    if tr.find_parent("table") is child
-                )
-                text = "\n".join(row for row in rows if row)
-                if text:
-                    blocks.append(text)
-            elif child.name in _HTML_BLOCKS:
-                flush()
-                walk(child)
-                flush()
-            else:
-                walk(child)
-
-    walk(root)
+    end_of_block = object()
+    stack = list(reversed(root.contents))  # the nodes still to visit, next one last
+    while stack:
+        child = stack.pop()
+        if child is end_of_block:
+            flush()
+        elif isinstance(child, NavigableString):
+            if not isinstance(child, PreformattedString):  # comments, doctype, CDATA
+                inline.append(str(child))
+        elif not isinstance(child, Tag):
+            continue
+        elif child.name == "br":
+            inline.append(None)
+        elif heading := _HEADING.fullmatch(child.name):
+            flush()
+            text = _collapse(_html_inline(child))
+            if text:
+                blocks.append("#" * int(heading.group(1)) + " " + text)
+        elif child.name == "table":
+            flush()
+            # a row inside a cell is in that cell's text already; a nested table too
+            rows = (_table_row(tr) for tr in _find_outside(child, "tr", ("table", "td", "th")))
+            text = "\n".join(row for row in rows if row)
+            if text:
+                blocks.append(text)
+        elif child.name in _HTML_BLOCKS:
+            flush()
+            stack.append(end_of_block)
+            stack.extend(reversed(child.contents))
+        else:
+            stack.extend(reversed(child.contents))
     flush()
 
 
@@ -374,6 +489,9 @@ def _load_pdf(data: bytes, source: str) -> LoadedDocument:
 
 _DOCX_HEADING = re.compile(r"(?:heading|标题)\s*(\d)", re.I)
 _DOCX_TITLE = ("title", "标题")
+# python-docx's title for a file without core properties (docProps/core.xml), made up
+# when they are read, and saved into every file it writes from such a one: no title.
+_DOCX_NO_TITLE = "Word Document"
 
 
 def _load_docx(data: bytes, source: str) -> LoadedDocument:
@@ -381,6 +499,7 @@ def _load_docx(data: bytes, source: str) -> LoadedDocument:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    check_archive(data, source)
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
@@ -389,19 +508,26 @@ def _load_docx(data: bytes, source: str) -> LoadedDocument:
             "if it is an old .doc, save it as .docx in Word or WPS"
         ) from e
     blocks: list[str] = []
-    headings: list[tuple[bool, str]] = []
-    for block, heading in _docx_blocks(document):
+    first: dict[str, str] = {}  # kind of block -> the first one's text
+    for block, kind in _docx_blocks(document):
         blocks.append(block)
-        if heading:
-            headings.append(heading)
+        if kind in ("title", "heading"):
+            first.setdefault(kind, block.split(" ", 1)[1])
+        elif kind == "paragraph":
+            first.setdefault(kind, block.split("\n", 1)[0])
     title = _collapse(document.core_properties.title or "")
-    title = title or next((text for is_title, text in headings if is_title), "")
-    title = title or next((text for _, text in headings), "")
+    if title == _DOCX_NO_TITLE:
+        title = ""
+    # the first line if it reads as a title, as on a web page; else the chunker derives
+    # one from the text, as for any file without a title
+    title = title or first.get("title") or first.get("heading") or _title_line(
+        first.get("paragraph", ""))
     return LoadedDocument(source, "\n\n".join(blocks), title=title)
 
 
-def _docx_blocks(document) -> Iterator[tuple[str, tuple[bool, str] | None]]:
-    """Rendered blocks in document order, each with (is_title, text) if it is a heading."""
+def _docx_blocks(document) -> Iterator[tuple[str, str]]:
+    """Rendered blocks in document order, each with its kind: "title" (the Title style),
+    "heading", "paragraph" or "table"."""
     from docx.oxml.ns import qn
     from docx.table import Table, _Cell
     from docx.text.paragraph import Paragraph
@@ -423,10 +549,9 @@ def _docx_blocks(document) -> Iterator[tuple[str, tuple[bool, str] | None]]:
                 continue
             level, is_title = _docx_heading_level(paragraph)
             if level:
-                text = _collapse(text)
-                yield "#" * level + " " + text, (is_title, text)
+                yield "#" * level + " " + _collapse(text), "title" if is_title else "heading"
             else:
-                yield text, None
+                yield text, "paragraph"
         elif child.tag == qn("w:tbl"):
             table = Table(child, document)
             rows = []
@@ -437,7 +562,7 @@ def _docx_blocks(document) -> Iterator[tuple[str, tuple[bool, str] | None]]:
                 if row:
                     rows.append(row)
             if rows:
-                yield "\n".join(rows), None
+                yield "\n".join(rows), "table"
 
 
 def _docx_heading_level(paragraph) -> tuple[int, bool]:

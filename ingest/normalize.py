@@ -11,6 +11,14 @@ from functools import cache
 _SPACE = re.compile(r"\s+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"',
                          "『": '"', "』": '"'})
+# Control characters (C0, DEL, C1) other than tab, LF and CR, whose handling is the
+# loaders', and the zero-width characters web pages and Word files carry invisibly
+# (U+FEFF is a byte order mark only at the start of a file; inside text it is one more
+# zero-width space). A stray NUL or U+200B splits a word for search and for eval quotes.
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u200b-\u200d\u2060\ufeff]")
+# Vertical tab, form feed (the page break of text files) and NEL break lines: as "\n"
+# the words on either side stay apart.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\x85": "\n"})
 
 
 @cache
@@ -26,9 +34,20 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text) if text else text
 
 
+def strip_invisible(text: str) -> str:
+    """text without control and zero-width characters; vertical tab, form feed and NEL
+    become line feeds. Tab, LF and CR stay.
+
+    >>> strip_invisible("规\\u200b划\\x00纲要\\x0c第二页")
+    '规划纲要\\n第二页'
+    """
+    return _INVISIBLE.sub("", text).translate(_LINE_BREAKS)
+
+
 def search_key(text: str) -> str:
-    """NFKC, then traditional to simplified: the form chunks and queries are searched in."""
-    return to_simplified(unicodedata.normalize("NFKC", text))
+    """NFKC, then traditional to simplified: the form chunks and queries are searched in.
+    Invisible characters go first: a question pasted from a web page may hold them."""
+    return to_simplified(unicodedata.normalize("NFKC", strip_invisible(text)))
 
 
 def match_key(text: str) -> str:

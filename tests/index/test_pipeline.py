@@ -15,6 +15,8 @@ from tests.index.test_index import (
     policy_text,
     share_segmenter,
 )
+from tests.ingest.test_archive import padded_docx
+from tests.ingest.test_budget import big_page
 from zhice.index.index import AddResult, ZhiceIndex
 from zhice.index.pipeline import Failure, IngestSummary, collect, index_files
 from zhice.ingest.chunker import chunk_document
@@ -177,6 +179,25 @@ def test_every_bad_input_is_named_with_its_reason_and_the_rest_is_ingested(
     assert_consistent(index.directory)
 
 
+def test_hostile_files_are_named_with_the_reason_and_the_batch_goes_on(
+    folder: Path, index: ZhiceIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bomb = write(folder / "bomb.docx", padded_docx(210, level=1))
+    slow = write(folder / "slow.html", big_page(1))  # ~2 s to read here
+    write(folder / "nul.txt", policy_text(13).replace("。", "。\x00", 1))
+    monkeypatch.setenv("ZHICE_LOAD_SECONDS", "0.5")
+    summary = index_files(index, [folder])
+    assert [(f.path, f.reason.split(",")[0]) for f in summary.failures] == [
+        (str(bomb), "bomb.docx: unpacks to 211 MB"),
+        (str(slow), "slow.html: still reading after 0.5 s"),
+    ]
+    # the five good files, and the one with a NUL byte in it, which used to be refused
+    assert [f.source for f in index.files()] == [
+        "E.TXT", "a.txt", "b.md", "nul.txt", "sub/c.html", "sub/deeper/d.docx"
+    ]
+    assert_consistent(index.directory)
+
+
 def test_records_keep_the_absolute_path_and_the_file_hash(
     folder: Path, index: ZhiceIndex, monkeypatch
 ) -> None:
@@ -195,14 +216,14 @@ def test_an_unreadable_file_is_skipped(
     folder: Path, index: ZhiceIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     locked = write(folder / "locked.txt", policy_text(11))
-    real_read_bytes = Path.read_bytes
+    real_open = Path.open
 
-    def read_bytes(self: Path) -> bytes:  # chmod 0 does not stop root, so fake EACCES
+    def open_(self: Path, *args, **kwargs):  # chmod 0 does not stop root, so fake EACCES
         if self == locked:
             raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+        return real_open(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)  # where the file is first read, to hash it
     summary = index_files(index, [folder])
     assert summary.failures == [Failure(str(locked), "locked.txt: cannot read (Permission denied)")]
     assert summary.added == 5

@@ -3,6 +3,7 @@
 import io
 import random
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from zhice.ingest.errors import LoadError, UnsupportedFileError, ZhiceError
-from zhice.ingest.loaders import SUPPORTED_SUFFIXES, load
+from zhice.ingest.loaders import MAX_FILE_BYTES, MAX_TEXT_CHARS, SUPPORTED_SUFFIXES, load
 
 # 镕, 喆 and 堃 are in GBK but not GB2312; 䶮 and 𠀀 only in GB18030 (four-byte codes).
 GBK_TEXT = "第一章　总则\r\n国务院关于印发《规划》的通知。\r\n朱镕基、张喆、王堃\r\n"
@@ -69,6 +70,47 @@ def test_markdown_title_is_the_first_h1_and_suffix_is_case_insensitive(tmp_path)
     doc = load(write(tmp_path, "纲要.MD", text.encode()))
     assert (doc.text, doc.title) == (text, "十四五规划纲要")
     assert load(write(tmp_path, "b.markdown", "## 小节\n".encode())).title == ""
+
+
+def test_control_and_zero_width_characters_are_dropped_not_the_file(tmp_path):
+    # one NUL used to reject the whole file as binary
+    data = "第一条\x00 总则\u200b。\r\n规\ufeff划\u2060纲\u200c要\u200d\x7f\x85\x9f。\f第二页\t完\n"
+    doc = load(write(tmp_path, "通知.txt", data.encode()))
+    assert doc.text == "第一条 总则。\n规划纲要\n。\n第二页\t完\n"
+
+
+def test_nul_padding_after_the_text_is_dropped(tmp_path):
+    doc = load(write(tmp_path, "崩溃后.txt", "通知正文。\n".encode() + b"\x00" * 4096))
+    assert doc.text == "通知正文。\n"
+
+
+def test_invisible_characters_leave_page_starts_on_their_pages(tmp_path):
+    pdf = make_pdf([["第一\u200b页\x00正文"], ["第二\ufeff页正文"], ["第三页"]])
+    doc = load(write(tmp_path, "页.pdf", pdf))
+    assert doc.text == "第一页正文\n\n第二页正文\n\n第三页"
+    assert doc.page_starts == (0, 7, 14)
+    assert [doc.page_at(doc.text.index(p)) for p in ("第一", "第二", "第三")] == [1, 2, 3]
+
+
+def test_text_past_the_character_limit_is_refused_with_the_limit(tmp_path):
+    limit = f"{MAX_TEXT_CHARS:,}"
+    message = load_error(write(tmp_path, "长.txt", b"a" * (MAX_TEXT_CHARS + 1)))
+    assert message == (f"长.txt: {MAX_TEXT_CHARS + 1:,} characters of text, more than the "
+                       f"{limit} characters zhice takes from one file; split it into smaller files")
+    # a plain text file that cannot hold fewer characters is refused before decoding
+    message = load_error(write(tmp_path, "大.md", b"a" * (4 * MAX_TEXT_CHARS + 1)))
+    assert message.startswith("大.md: 8 MB of text, more than the " + limit)
+    assert load(write(tmp_path, "刚好.txt", b"a" * MAX_TEXT_CHARS)).text == "a" * MAX_TEXT_CHARS
+
+
+def test_a_file_past_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "巨大.pdf"
+    with path.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 2**20)  # sparse: no disk, no time
+    assert load_error(path) == (
+        "巨大.pdf: 201 MB, more than the 200 MB zhice reads from one file; "
+        "split it into smaller files"
+    )
 
 
 # --- HTML ------------------------------------------------------------------------
@@ -169,6 +211,31 @@ def test_html_title_drops_the_site_suffix(tmp_path, title, expected):
     assert load(write(tmp_path, "t.html", page.encode())).title == expected
 
 
+# Past Python's recursion limit (1,000), where <span>, <td> and <article> failed with a
+# RecursionError; <div> took 17 s at this depth, its time growing with depth squared.
+DEPTH = 5_000
+
+
+@pytest.mark.parametrize("tag", ["div", "span", "td", "article", "a"])
+def test_html_nested_deeper_than_the_recursion_limit_reads_in_linear_time(tmp_path, tag):
+    page = f"<html><body>{f'<{tag}>' * DEPTH}深层正文。{f'</{tag}>' * DEPTH}</body></html>"
+    started = time.perf_counter()
+    doc = load(write(tmp_path, "deep.html", page.encode()))
+    assert time.perf_counter() - started < 2  # 0.1-0.2 s here
+    assert doc.text == "深层正文。"
+
+
+def test_html_deep_chrome_tables_and_headings_render_as_before(tmp_path):
+    """Each structure of the renderer, nested past the recursion limit: chrome is
+    dropped whole, rows of nested tables stay in their cell, headings hold their text."""
+    chrome = "<div class='share'>" * DEPTH + "分享" + "</div>" * DEPTH
+    table = "<table><tr><td>格" * DEPTH + "底" + "</td></tr></table>" * DEPTH
+    heading = "<h2>题" * DEPTH + "</h2>" * DEPTH
+    page = f"<html><body><p>开头</p>{chrome}{table}{heading}<p>结尾</p></body></html>"
+    doc = load(write(tmp_path, "deep.html", page.encode()))
+    assert doc.text == f"开头\n\n{'格 ' * (DEPTH - 1)}格底\n\n## {' '.join('题' * DEPTH)}\n\n结尾"
+
+
 def test_html_in_declared_gb2312_with_gbk_characters(tmp_path):
     page = '<html><head><meta charset="gb2312"></head><body><p>朱镕基讲话</p></body></html>'
     assert load(write(tmp_path, "gb.html", page.encode("gbk"))).text == "朱镕基讲话"
@@ -265,6 +332,61 @@ def test_docx_title_prefers_core_properties(tmp_path):
     assert load(write(tmp_path, "b.docx", make_docx("元数据标题"))).title == "元数据标题"
 
 
+def without_core_properties(data: bytes) -> bytes:
+    """The .docx with docProps/core.xml and its relationship taken out, as some
+    converters write it."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            if item.filename == "docProps/core.xml":
+                continue
+            content = src.read(item)
+            if item.filename == "_rels/.rels":
+                content = re.sub(rb"<Relationship [^>]*core-properties[^>]*/>", b"", content)
+            dst.writestr(item, content)
+    return out.getvalue()
+
+
+def docx_of(*paragraphs: str, heading: str = "") -> bytes:
+    document = docx.Document()
+    if heading:
+        document.add_heading(heading, level=2)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def test_docx_without_core_properties_is_titled_by_its_heading_not_word_document(tmp_path):
+    # python-docx makes up the title "Word Document" for such a file
+    data = without_core_properties(docx_of("正文。", heading="关于加快发展的意见"))
+    assert b"docProps/core.xml" not in data
+    doc = load(write(tmp_path, "无属性.docx", data))
+    assert (doc.title, doc.text) == ("关于加快发展的意见", "## 关于加快发展的意见\n\n正文。")
+
+
+def test_docx_with_the_made_up_title_saved_is_titled_by_its_first_line(tmp_path):
+    # ... and saves it into the file when it rewrites one: it is no title either
+    document = docx.Document(io.BytesIO(without_core_properties(
+        docx_of("关于推进新型城镇化的意见", "各地区、各部门：", "新型城镇化是现代化的必由之路。"))))
+    buf = io.BytesIO()
+    document.save(buf)
+    assert document.core_properties.title == "Word Document"
+    assert load(write(tmp_path, "存过.docx", buf.getvalue())).title == "关于推进新型城镇化的意见"
+
+
+def test_docx_first_line_is_a_title_only_if_it_reads_as_one(tmp_path):
+    sentence = "新型城镇化是现代化的必由之路，是最大的内需潜力所在。"
+    assert load(write(tmp_path, "a.docx", docx_of(sentence))).title == ""  # the chunker's to derive
+    document = docx.Document()
+    document.add_table(rows=1, cols=1).cell(0, 0).text = "表格不是标题"
+    document.add_paragraph("十四五规划纲要")
+    buf = io.BytesIO()
+    document.save(buf)
+    assert load(write(tmp_path, "b.docx", buf.getvalue())).title == "十四五规划纲要"
+
+
 def test_docx_wps_heading_styles_and_merged_cells(tmp_path):
     document = docx.Document()
     document.styles.add_style("标题 2", WD_STYLE_TYPE.PARAGRAPH)
@@ -313,8 +435,14 @@ def test_empty_and_whitespace_only_files(tmp_path):
 
 
 def test_binary_txt(tmp_path):
-    message = load_error(write(tmp_path, "图.txt", b"PK\x03\x04\x00\x01"))
-    assert "binary content (NUL bytes)" in message
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("通知.txt", GARBAGE)
+    message = load_error(write(tmp_path, "包.txt", archive.getvalue()))
+    assert re.fullmatch(r"包\.txt: binary content \(\d+ control bytes in 3,\d{3}\), not text; "
+                        r"check the file type", message)
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+    assert "binary content" in load_error(write(tmp_path, "图.md", png))
 
 
 def test_corrupt_pdf(tmp_path):
