@@ -19,6 +19,7 @@ from pathlib import Path
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from zhice.index.index import ZhiceIndex
+from zhice.ingest.normalize import strip_invisible
 
 from .check import check_answer
 from .errors import BadQuestionError
@@ -35,8 +36,10 @@ MAX_K = 50
 
 
 def validate(question: str) -> str:
-    """The question stripped, or BadQuestionError saying what is wrong."""
-    q = (question or "").strip()
+    """The question stripped, or BadQuestionError saying what is wrong. Control and
+    zero-width characters go first, as they do from documents: a question pasted from
+    a web page asks what the same question typed asks."""
+    q = strip_invisible(question or "").strip()
     if not q:
         raise BadQuestionError("the question is empty; ask something, e.g. 示范区有多少个？",
                                zh="问题是空的：请输入一个问题，例如“示范区有多少个？”")

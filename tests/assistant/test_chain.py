@@ -311,3 +311,12 @@ def test_the_limit_counts_the_stripped_question(assistant):
     answer = assistant.ask("  " + "问" * MAX_QUESTION + "  ")
     assert answer.question == "问" * MAX_QUESTION
     assert answer.abstained
+
+
+def test_invisible_characters_in_a_question_change_nothing(assistant):
+    typed = assistant.ask("首批示范区有哪些城市？")
+    pasted = assistant.ask("首批\u200b示范区\u200d有哪些\ufeff城市\x00？")
+    assert pasted.question == typed.question
+    assert (pasted.answer, pasted.searched) == (typed.answer, typed.searched)
+    with pytest.raises(BadQuestionError, match="empty"):
+        assistant.ask("\u200b\u200b\ufeff")
