@@ -126,13 +126,13 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
 
     # asking -------------------------------------------------------------------------
     def on_ask(question: str, conv: Conversation, k: float, mode: str, since: float | None,
-               issuer: str):
+               issuer: str | None):  # an untouched textbox may send None
         # a generator: in llm mode the chat shows the answer as the model writes it;
         # sources and citations follow once it is complete and checked
         try:
             year = None if since is None else int(since)
             for messages, done in conversation_steps(service, question, conv, int(k), mode,
-                                                     year, issuer.strip() or None):
+                                                     year, (issuer or "").strip() or None):
                 if done is None:
                     yield gr.skip(), messages, gr.skip(), gr.skip()
                 else:
