@@ -9,7 +9,12 @@ DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
 
 def default_index_dir() -> Path:
     """$ZHICE_INDEX, else the per-user data folder ($XDG_DATA_HOME/zhice/index)."""
-    if os.environ.get("ZHICE_INDEX"):
-        return Path(os.environ["ZHICE_INDEX"]).expanduser()
+    return user_data_dir("index", "ZHICE_INDEX")
+
+
+def user_data_dir(kind: str, env: str) -> Path:
+    """$`env`, else the per-user data folder of that kind ($XDG_DATA_HOME/zhice/`kind`)."""
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser()
     data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "zhice" / "index"
+    return Path(data) / "zhice" / kind

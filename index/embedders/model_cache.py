@@ -20,16 +20,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from zhice.index.embedders.e5_file import E5ConvertError
+from zhice.index.paths import user_data_dir
 
 STAMP = "zhice-e5.json"
 
 
 def models_dir() -> Path:
     """$ZHICE_MODELS, else the per-user data folder ($XDG_DATA_HOME/zhice/models)."""
-    if os.environ.get("ZHICE_MODELS"):
-        return Path(os.environ["ZHICE_MODELS"]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "zhice" / "models"
+    return user_data_dir("models", "ZHICE_MODELS")
 
 
 def sha256_file(path: Path) -> str:
