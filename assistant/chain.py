@@ -18,7 +18,8 @@ from pathlib import Path
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from zhice.index.index import ZhiceIndex
+from zhice.index.contract import SearchIndex
+from zhice.index.stores import open_index
 from zhice.ingest.normalize import strip_invisible
 
 from .check import check_answer
@@ -90,11 +91,11 @@ def build_chain(retriever: HybridRetriever, answerer, rewriter: Rewriter = stand
         index.refresh()
         sources = None
         if inp.get("since") is not None or inp.get("issuer"):
-            sources = {source for source, facts in index.store.facts().items()
+            sources = {source for source, facts in index.facts().items()
                        if facts.matches(inp.get("since"), inp.get("issuer"))}
         hits = retriever.retrieve(inp["searched"], max(inp["k"], RETRIEVED), sources=sources)
         return {**inp, "hits": hits,
-                "documents": index.store.facts({h.chunk.source for h in hits})}
+                "documents": index.facts({h.chunk.source for h in hits})}
 
     def _answer(inp: dict) -> Answer:
         return finish_answer(answerer(inp["searched"], inp["hits"][: inp["k"]]), inp)
@@ -122,7 +123,7 @@ class Assistant:
     ...     print(assistant.ask("示范区有多少个？").answer)
     """
 
-    def __init__(self, index: ZhiceIndex, prepare: Runnable, finish: Runnable,
+    def __init__(self, index: SearchIndex, prepare: Runnable, finish: Runnable,
                  retriever: HybridRetriever, answerer: ExtractiveAnswerer, generator=None,
                  mode: str = "extractive", owns_index: bool = True):
         self.index = index
@@ -136,10 +137,11 @@ class Assistant:
         self.mode = mode
 
     @classmethod
-    def open(cls, directory: Path | ZhiceIndex, embedder: str | None = None,
+    def open(cls, directory: str | Path | SearchIndex, embedder: str | None = None,
              mode: str = "extractive", llm=None, **retriever_options) -> "Assistant":
-        """Open the index and build the chain. `mode` is one of MODES; in "llm" mode
-        `llm` is an LlmConfig (default: from the environment).
+        """Open the index (a folder or a milvus: spec, see index/stores.py) and build the
+        chain. `mode` is one of MODES; in "llm" mode `llm` is an LlmConfig (default: from
+        the environment).
 
         `directory` may be an index that is already open: assistants of several modes
         then share it (and the caller closes it).
@@ -161,8 +163,8 @@ class Assistant:
                     return question
                 return rewrite_with_model(model, question, history)
 
-        owns = not isinstance(directory, ZhiceIndex)
-        index = ZhiceIndex.open(directory, embedder=embedder) if owns else directory
+        owns = isinstance(directory, str | Path)
+        index = open_index(directory, embedder=embedder) if owns else directory
         try:
             answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
             if mode == "llm":
@@ -234,7 +236,7 @@ class Assistant:
         self.close()
 
 
-def _idf(index: ZhiceIndex):
+def _idf(index: SearchIndex):
     """Term weights from the BM25 index: a rare term says more about what is asked."""
     def idf(term: str) -> float:
         n = max(len(index), 1)

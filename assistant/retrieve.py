@@ -6,13 +6,16 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from zhice.index.index import ZhiceIndex
+from zhice.index.contract import SearchIndex
 from zhice.ingest.normalize import search_key
 
 from .types import Hit
 
 RRF_K = 60  # the constant of Cormack et al.; ranks past ~60 barely count
 FILTER_DEPTH = 10  # how much deeper each list is read when only some documents count
+# Asked again when the index changed mid-question (another process's ingest): its
+# searches and chunk reads then show one state. Past this many, the last answer stands.
+RETRIES = 3
 
 # A further ranked list: search key and depth -> (chunk id, score), best first.
 RankedSearch = Callable[[str, int], list[tuple[int, float]]]
@@ -28,7 +31,7 @@ class HybridRetriever:
     >>> HybridRetriever(index).retrieve("示范区有多少个？", k=5)
     """
 
-    def __init__(self, index: ZhiceIndex, candidates: int = 50,
+    def __init__(self, index: SearchIndex, candidates: int = 50,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0,
                  reranker: Callable[[str, list[Hit]], list[Hit]] | None = None,
                  rerank_depth: int = 20,
@@ -49,6 +52,17 @@ class HybridRetriever:
             raise ValueError(f"k must be greater than 0. Currently, k is {k}")
         if sources is not None and not sources:
             return []
+        if not hasattr(self.index, "changed"):  # a fixed ranking (a test's, a wrapped store)
+            return self._retrieve(question, k, sources)
+        for _ in range(RETRIES):
+            seen = self.index.generation()
+            hits = self._retrieve(question, k, sources)
+            if self.index.generation() == seen and not self.index.changed():
+                break
+            self.index.refresh()
+        return hits
+
+    def _retrieve(self, question: str, k: int, sources: set[str] | None) -> list[Hit]:
         key = search_key(question)
         # a filter keeps only some of each list: look deeper so that enough are left
         n = max(self.candidates, k) * (FILTER_DEPTH if sources is not None else 1)
@@ -66,7 +80,7 @@ class HybridRetriever:
         depth = max(k, self.rerank_depth) if self.reranker else k
         ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         if sources is not None:  # a candidate of another document is no candidate
-            of = self.index.store.sources([cid for cid, _ in ordered])
+            of = self.index.sources([cid for cid, _ in ordered])
             ordered = [(cid, s) for cid, s in ordered if of.get(cid) in sources]
         best = ordered[:depth]
         chunks = self.index.chunks([cid for cid, _ in best])

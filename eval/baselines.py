@@ -114,8 +114,8 @@ def baseline_systems(assistant: Assistant, names: tuple[str, ...] = BASELINES) -
         if name in RETRIEVER_BASELINES:
             systems[name] = retriever_variant(assistant, **RETRIEVER_BASELINES[name][1])
         elif name == "langchain":
-            store = assistant.index.store
-            docs = {f.source: (f.title, store.file_text(f.source) or "") for f in store.files()}
+            index = assistant.index
+            docs = {f.source: (f.title, index.file_text(f.source) or "") for f in index.files()}
             systems[name] = LangChainBaseline(assistant.index.embedder, assistant.answerer
                                               ).build(docs)
         else:

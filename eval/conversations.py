@@ -124,14 +124,14 @@ def print_summaries(name: str, summaries: dict[str, dict[str, float]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zhice.eval.conversations",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--index", required=True, help="a folder or a milvus: index")
     parser.add_argument("files", type=Path, nargs="+", metavar="FILE")
     parser.add_argument("-k", type=int, default=5)
     args = parser.parse_args(argv)
     try:
         sets = [(f, load_conversations(f)) for f in args.files]
         with Assistant.open(args.index) as assistant:
-            texts = {r.source: assistant.index.store.file_text(r.source) or ""
+            texts = {r.source: assistant.index.file_text(r.source) or ""
                      for r in assistant.index.files()}
             for f, convs in sets:
                 check_evidence([t.question for c in convs for t in c.turns], texts, f.name)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from zhice.index.index import ZhiceIndex
+from zhice.index.contract import SearchIndex
 from zhice.ingest.normalize import match_key
 from zhice.ingest.split import sentence_spans
 
@@ -55,14 +55,13 @@ class Draft:
         return line
 
 
-def draft_questions(index: ZhiceIndex, n: int) -> list[dict]:
+def draft_questions(index: SearchIndex, n: int) -> list[dict]:
     """Up to `n` dataset lines, spread over the documents and the kinds of question."""
     if n < 1:
         raise ValueError(f"n must be at least 1. Currently, n is {n}")
-    store = index.store
     per_source: dict[str, list[Draft]] = {}
-    for f in store.files():
-        key = match_key(store.file_text(f.source) or "")
+    for f in index.files():
+        key = match_key(index.file_text(f.source) or "")
         seen: set[str] = set()
         found = []
         for draft in _drafts_of(index, f.source):
@@ -80,11 +79,9 @@ def draft_questions(index: ZhiceIndex, n: int) -> list[dict]:
     return [d.to_line(f"draft{i:03d}") for i, d in enumerate(chosen, 1)]
 
 
-def _drafts_of(index: ZhiceIndex, source: str) -> Iterator[Draft]:
-    ids = [int(i) for i in index.store.chunk_ids()]
-    chunks = sorted((c.chunk for c in index.chunks(ids).values() if c.chunk.source == source),
-                    key=lambda c: c.ordinal)
-    for chunk in chunks:
+def _drafts_of(index: SearchIndex, source: str) -> Iterator[Draft]:
+    for stored in index.document_chunks(source):
+        chunk = stored.chunk
         for line in chunk.text.split("\n"):
             for s, e in sentence_spans(line):
                 sentence = line[s:e].strip()

@@ -12,8 +12,8 @@ Progress = Callable[[str, int, int], None]  # (system, questions done, total)
 
 def check_against_index(assistant: Assistant, questions: Sequence[Question], name: str) -> None:
     """Every evidence source must be indexed and hold its quote (DatasetError if not)."""
-    store = assistant.index.store
-    check_evidence(questions, {f.source: store.file_text(f.source) or "" for f in store.files()},
+    index = assistant.index
+    check_evidence(questions, {f.source: index.file_text(f.source) or "" for f in index.files()},
                    name)
 
 

@@ -9,7 +9,7 @@ keywords (any one of them), so keyword accuracy says whether the extractive answ
 holds the answer span.
 
     bench = load_benchmark("cmrc", benchmarks_dir(), questions=500)
-    with ZhiceIndex.open(tmp, create=True) as index:
+    with open_index(tmp, create=True) as index:
         ingest_paragraphs(index, bench.paragraphs)
     with Assistant.open(tmp) as assistant:
         for run in bench.runs:
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zhice.index.index import ZhiceIndex
+from zhice.index.contract import SearchIndex
 from zhice.ingest.chunker import chunk_document
 from zhice.ingest.normalize import to_simplified
 from zhice.ingest.types import LoadedDocument
@@ -229,7 +229,7 @@ def _questions(asked: Sequence[tuple[Paragraph, dict]], qtype: str) -> list[Ques
     return out
 
 
-def ingest_paragraphs(index: ZhiceIndex, paragraphs: Sequence[Paragraph],
+def ingest_paragraphs(index: SearchIndex, paragraphs: Sequence[Paragraph],
                       progress: Callable[[int, int], None] | None = None) -> int:
     """Index each paragraph as a document named by its id; paragraphs already indexed
     with the same text are skipped. Returns how many were added."""
@@ -246,27 +246,24 @@ def ingest_paragraphs(index: ZhiceIndex, paragraphs: Sequence[Paragraph],
     return added
 
 
-def check_benchmark_index(index: ZhiceIndex, paragraphs: Sequence[Paragraph]) -> None:
+def check_benchmark_index(index: SearchIndex, paragraphs: Sequence[Paragraph]) -> None:
     """An index given for a benchmark must hold nothing but its paragraphs: a user's
     own index is never filled with Wikipedia."""
     ids = {p.id for p in paragraphs}
     other = [f.source for f in index.files() if f.source not in ids]
     if other:
         raise BenchmarkError(
-            f"the index at {index.directory} holds documents that are not this benchmark's "
+            f"the index at {index.location} holds documents that are not this benchmark's "
             f"paragraphs ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); "
             "use a new --index DIR for a benchmark, or leave --index out for a temporary one"
         )
 
 
-def with_folded_gold(index: ZhiceIndex, questions: Sequence[Question]) -> list[Question]:
+def with_folded_gold(index: SearchIndex, questions: Sequence[Question]) -> list[Question]:
     """Questions whose gold paragraph had a chunk folded into another paragraph's
     identical chunk (dedup) also accept that paragraph: it holds the same passage."""
     same: dict[str, set[str]] = {}
-    rows = index.store.db.execute(
-        "SELECT d.source, c.source FROM duplicates d JOIN chunks c ON c.id = d.canonical "
-        "WHERE d.kind = 'chunk' AND d.source != c.source")
-    for dup, canonical in rows:
+    for dup, canonical in index.folded_sources():
         same.setdefault(dup, set()).add(canonical)
         same.setdefault(canonical, set()).add(dup)
     out = []

@@ -74,3 +74,11 @@ def storage_failed(directory: Path, error: OSError) -> ZhiceError:
         "the command again",
         zh=f"无法读写索引 {directory}（{why}）：请检查磁盘后重试",
     )
+
+
+class StoreSpecError(ZhiceError):
+    """A --store or --index that names no store zhice knows."""
+
+
+class MilvusUnavailableError(ZhiceError):
+    """The Milvus server (or the pymilvus client) cannot be reached or loaded."""

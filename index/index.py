@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from zhice.ingest.types import Chunk
 from .atomic import TEMP_SUFFIX, atomic_write_text
 from .bm25 import Bm25Index
 from .catalog import open_store
+from .contract import AddResult, ClosedOnExit
 from .database import READ_CHECK_MAX_BYTES
 from .dense import FaissIndex, flat_limit_from_env
 from .embedders import DEFAULT_EMBEDDER, make_embedder
@@ -43,18 +43,7 @@ from .segment import ChineseSegmenter, flat_tokens
 from .store import SCHEMA_VERSION, FileRecord, Store, StoredChunk
 
 
-@dataclass(frozen=True)
-class AddResult:
-    """What adding one document did."""
-
-    source: str
-    status: str  # "added" | "updated" | "unchanged"
-    chunks: int = 0
-    duplicates: int = 0
-    embedded: int = 0
-
-
-class ZhiceIndex(DerivedStores):
+class ZhiceIndex(DerivedStores, ClosedOnExit):
     """The stores of one index directory.
 
     >>> index = ZhiceIndex.open(Path("idx"), embedder="fake", create=True)
@@ -116,7 +105,7 @@ class ZhiceIndex(DerivedStores):
                     with store.transaction() as db:
                         store.set_meta(db, schema=SCHEMA_VERSION, embedder=emb.name,
                                        embedder_spec=_spec_of(embedder), dim=emb.dim,
-                                       generation=0)
+                                       generation=0, store="embedded")
                 elif int(meta["dim"]) != emb.dim:
                     raise IndexMismatchError(
                         f"index at {directory} holds {meta['dim']}-d vectors but embedder "
@@ -148,12 +137,6 @@ class ZhiceIndex(DerivedStores):
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> "ZhiceIndex":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # writing ------------------------------------------------------------------------
     @property
@@ -212,24 +195,30 @@ class ZhiceIndex(DerivedStores):
         return self.store.file_hash(source) == sha256
 
     def add(self, doc: ChunkedDocument, sha256: str, path: str,
-            tokens: Sequence[list[list[str]]] | None = None) -> AddResult:
+            tokens: Sequence[list[list[str]]] | None = None, vectors=None) -> AddResult:
         """Index a document, replacing an older version of the same source; one
         transaction. Chunks that repeat an indexed chunk of another file are recorded
         as duplicates, not embedded. `tokens` (per chunk, from `segment`) are the
-        chunks' BM25 tokens by line when the caller segmented them ahead."""
+        chunks' BM25 tokens by line when the caller segmented them ahead; `vectors`
+        (per chunk, in order) their embeddings when the caller embedded them ahead."""
         previous = self.store.file_hash(doc.source)
         if previous == sha256:
             return AddResult(doc.source, "unchanged")
         if tokens is not None and len(tokens) != len(doc.chunks):
             raise ValueError(f"got {len(tokens)} token lists for {len(doc.chunks)} chunks")
+        if vectors is not None and len(vectors) != len(doc.chunks):
+            raise ValueError(f"got {len(vectors)} vectors for {len(doc.chunks)} chunks")
         segmented = dict(zip((c.ordinal for c in doc.chunks), tokens)) if tokens else {}
+        embedded = (dict(zip((c.ordinal for c in doc.chunks), vectors))
+                    if vectors is not None else None)
         added: list[tuple[int, list[list[str]], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
             self.store.insert_facts(db, doc.source, extract_facts(doc.text, doc.title))
             fresh, dups = self._dedup(doc.chunks)
-            vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
+            vectors = (self.embedder.embed_documents([c.embedding_text() for c in fresh])
+                       if embedded is None else [embedded[c.ordinal] for c in fresh])
             fresh_tokens = [segmented.get(c.ordinal) or self._tokens(c) for c in fresh]
             ids = self.store.insert_chunks(db, fresh, fresh_tokens, vectors)
             ids_by_hash: dict[str, int] = {}
@@ -353,12 +342,46 @@ class ZhiceIndex(DerivedStores):
         elif self.dense.needs_rebuild():  # caught up while another process wrote
             self._resize_dense()
 
+    def generation(self) -> int:
+        """The SQLite generation FAISS and BM25 in memory show."""
+        return self._generation
+
+    def changed(self) -> bool:
+        """Whether another commit happened since: `refresh()` takes it in."""
+        return self.store.generation() != self._generation
+
     # reading ------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        return str(self.directory)
+
     def files(self) -> list[FileRecord]:
         return self.store.files()
 
+    def file_hashes(self) -> dict[str, str]:
+        return self.store.file_hashes()
+
+    def file_text(self, source: str) -> str | None:
+        return self.store.file_text(source)
+
+    def titles(self) -> dict[str, str]:
+        return self.store.titles()
+
+    def facts(self, sources=None) -> dict:
+        return self.store.facts(sources)
+
+    def sources(self, ids) -> dict[int, str]:
+        return self.store.sources(ids)
+
     def chunks(self, ids) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)
+
+    def document_chunks(self, source: str) -> list[StoredChunk]:
+        chunks = self.store.chunks(self.store.chunk_ids_of(source))
+        return sorted(chunks.values(), key=lambda s: s.chunk.ordinal)
+
+    def folded_sources(self) -> list[tuple[str, str]]:
+        return self.store.folded_pairs()
 
     def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids nearest to the query's embedding, with cosine similarity."""

@@ -7,29 +7,20 @@ loaded in a child process under a time and memory budget (ingest/budget.py), so 
 that would take the batch, or the web server, down is reported and skipped.
 """
 
-import hashlib
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from zhice.ingest.budget import LoadBudget, load_within_budget
-from zhice.ingest.chunker import ChunkedDocument, chunk_document
-from zhice.ingest.errors import LoadError, UnsupportedFileError
+from zhice.ingest.budget import LoadBudget
 from zhice.ingest.loaders import SUPPORTED_SUFFIXES
 
-from .index import AddResult, ZhiceIndex
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A file that was skipped, and why: one line for the user, naming the file."""
-
-    path: str
-    reason: str
+from .contract import AddResult, SearchIndex
+from .prepare import Failure, Prepared, prepare_file
 
 
 @dataclass
@@ -110,12 +101,14 @@ Progress = Callable[[str, AddResult | None], None]
 PREFETCH = 4
 
 
-def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
-           size: int = 400, overlap: int = 80,
-           origin: Callable[[Path], str] | None = None) -> IngestSummary:
+def index_files(index: SearchIndex, paths: list[Path], progress: Progress | None = None,
+                size: int = 400, overlap: int = 80,
+                origin: Callable[[Path], str] | None = None, workers: int = 1) -> IngestSummary:
     """Load, chunk and index every file under `paths`; a file that fails is recorded
     and the rest go on. `progress(source, result)` is called after each file;
-    `origin(path)` is the path recorded for a file (default: its absolute path)."""
+    `origin(path)` is the path recorded for a file (default: its absolute path). With
+    `workers` > 1, that many processes load, chunk and embed files (parallel.py); this
+    one writes them, in the same order."""
     started = time.perf_counter()
     budget = LoadBudget.from_environment()  # a bad setting stops the batch before it starts
     files, failures = collect(paths)
@@ -124,48 +117,28 @@ def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None 
     with index.writing():
         # Sources are unique within a batch (collect), so what is indexed now is what
         # each file is compared with when its turn comes.
-        known = index.store.file_hashes()
+        known = index.file_hashes()
+        if workers > 1:
+            from .parallel import prepared_in_workers
 
-        def prepare(item: tuple[Path, str]) -> _Prepared:
-            return _prepare(index, *item, known.get(item[1]), size, overlap, budget)
+            ready = prepared_in_workers(files, known, size, overlap, budget, workers,
+                                        index.embedder.spec)
+        else:
+            def prepare(item: tuple[Path, str]) -> Prepared:
+                return prepare_file(*item, known.get(item[1]), size, overlap, budget,
+                                    index.segment)
 
-        for prepared in _ahead(files, prepare, PREFETCH):
-            result = _index(index, prepared, summary, origin)
-            if progress:
-                progress(prepared.source, result)
+            ready = _ahead(files, prepare, PREFETCH)
+        with closing(ready):  # its thread or processes stop here, whatever happens
+            for prepared in ready:
+                result = _index(index, prepared, summary, origin)
+                if progress:
+                    progress(prepared.source, result)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A file read, loaded, chunked and segmented, ready to embed; or why not."""
-
-    path: Path
-    source: str
-    sha256: str = ""
-    doc: ChunkedDocument | None = None  # None: unchanged, or failed
-    tokens: list[list[str]] | None = None
-    failure: Failure | None = None
-
-
-def _prepare(index: ZhiceIndex, path: Path, source: str, known_sha: str | None,
-             size: int, overlap: int, budget: LoadBudget) -> _Prepared:
-    try:
-        with path.open("rb") as f:  # a block at a time: a file of any size costs no memory
-            sha = hashlib.file_digest(f, "sha256").hexdigest()
-        if sha == known_sha:
-            return _Prepared(path, source, sha)
-        doc = chunk_document(load_within_budget(path, source, budget), size, overlap)
-        return _Prepared(path, source, sha, doc, index.segment(doc.chunks))
-    except (LoadError, UnsupportedFileError) as e:
-        return _Prepared(path, source, failure=Failure(str(path), str(e)))
-    except OSError as e:
-        return _Prepared(path, source, failure=Failure(
-            str(path), f"{path.name}: cannot read ({e.strerror})"))
-
-
-def _index(index: ZhiceIndex, prepared: _Prepared, summary: IngestSummary,
+def _index(index: SearchIndex, prepared: Prepared, summary: IngestSummary,
            origin: Callable[[Path], str]) -> AddResult | None:
     if prepared.failure:
         summary.failures.append(prepared.failure)
@@ -174,7 +147,7 @@ def _index(index: ZhiceIndex, prepared: _Prepared, summary: IngestSummary,
         result = AddResult(prepared.source, "unchanged")
     else:
         result = index.add(prepared.doc, prepared.sha256, origin(prepared.path),
-                           tokens=prepared.tokens)
+                           tokens=prepared.tokens, vectors=prepared.vectors)
     summary.count(result)
     return result
 

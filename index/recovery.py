@@ -8,9 +8,7 @@ id (`_catch_up`) or rebuilt: an ingest killed at any point leaves an index that 
 consistent. `ZhiceIndex` inherits these; they use its stores, lock and generation.
 """
 
-import fcntl
 import json
-import os
 import re
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from .bm25 import Bm25FormatError, Bm25Index
 from .dense import FaissIndex
 from .errors import IndexReadOnlyError, IndexStorageError
 from .paths import BM25_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
+from .rwlock import file_locked
 from .segment import ChineseSegmenter
 
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+")
@@ -98,16 +97,7 @@ class DerivedStores:
 
     def _writer_busy(self) -> bool:
         """Whether a `writing()` holds the directory's lock (this process's own too)."""
-        fd = open_lock(self.directory)
-        if fd is None:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # and with it the lock, if taken
-        return False
+        return file_locked(self.directory / LOCK_FILE)
 
     def _resize_dense(self) -> None:
         """The dense index this size calls for, once no other process writes: the saved
@@ -172,15 +162,6 @@ def load_bm25(directory: Path, segmenter: ChineseSegmenter) -> Bm25Index:
         except (Bm25FormatError, OSError):
             pass  # rebuilt from SQLite by _reconcile
     return Bm25Index(segmenter)
-
-
-def open_lock(directory: Path) -> int | None:
-    """The directory's lock file opened read-only, for flock (which needs no write
-    access), or None when there is none: then no writer holds it (a writer makes it)."""
-    try:
-        return os.open(directory / LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return None
 
 
 def read_json(path: Path) -> dict:

@@ -1,4 +1,4 @@
-"""A readers-writer lock: many searches at once, a change of the stores alone.
+"""Locks: a readers-writer lock for the stores in memory, and a look at a file lock.
 
 FAISS and `Bm25Index` may be read by many threads but not while one of them changes,
 so ZhiceIndex holds this lock shared for every search and exclusive for the moment a
@@ -6,9 +6,28 @@ committed change is applied in memory. A waiting writer blocks new readers, so a
 stream of questions cannot starve an upload.
 """
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+
+def file_locked(path: Path) -> bool:
+    """Whether a process (this one too) holds an flock on the file at `path`; False
+    when there is no such file. Opened read-only: flock needs no write access."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and with it the lock, if taken
+    return False
 
 
 class ReadWriteLock:

@@ -282,7 +282,7 @@ class Store:
             'INSERT INTO chunks(id, hash, source, ordinal, heading, text, key, start, "end", '
             "page, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(cid, c.id, c.source, c.ordinal, c.heading, c.text, c.key, c.start, c.end, c.page,
-              _join_lines(toks), np.asarray(vec, dtype=np.float32).tobytes())
+              join_lines(toks), np.asarray(vec, dtype=np.float32).tobytes())
              for cid, c, toks, vec in zip(ids, chunks, tokens, vectors)],
         )
         return ids
@@ -329,8 +329,20 @@ class Store:
             )
             for cid, h, source, ordinal, heading, text, key, start, end, page, toks, title in rows:
                 out[cid] = StoredChunk(cid, Chunk(source, ordinal, text, key, heading, start,
-                                                  end, page, title, h), _split_lines(toks))
+                                                  end, page, title, h), split_lines(toks))
         return out
+
+    def chunk_ids_of(self, source: str) -> list[int]:
+        """A document's chunk ids, in document order."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM chunks WHERE source = ? ORDER BY ordinal", (source,))]
+
+    def folded_pairs(self) -> list[tuple[str, str]]:
+        """(source, other source): a chunk of the first was folded into the second's."""
+        return list(self.db.execute(
+            "SELECT DISTINCT d.source, c.source FROM duplicates d "
+            "JOIN chunks c ON c.id = d.canonical "
+            "WHERE d.kind = 'chunk' AND d.source != c.source"))
 
     def chunk_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -397,11 +409,11 @@ class Store:
 
 # The tokens column: tab between tokens, newline between lines (heading, sentences). A
 # row of one line was written before lines were kept: its tokens are the whole passage's.
-def _join_lines(lines: list[list[str]]) -> str:
+def join_lines(lines: list[list[str]]) -> str:
     return "\n".join("\t".join(line) for line in lines)
 
 
-def _split_lines(column: str) -> tuple[tuple[str, ...], ...] | None:
+def split_lines(column: str) -> tuple[tuple[str, ...], ...] | None:
     if "\n" not in column:
         return None
     return tuple(tuple(line.split("\t")) if line else () for line in column.split("\n"))

@@ -23,6 +23,7 @@ COMMANDS = {
     "serve": ("serve", "the chat web UI, the OpenAI-compatible and Dify APIs"),
     "mcp": ("mcp", "an MCP server over stdio, for agent tools"),
     "bench": ("bench", "ingest and query speed at several corpus sizes"),
+    "migrate": ("migrate", "copy an embedded index into Milvus (no re-embedding)"),
 }
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ PARAGRAPHS_PER_FILE = 10  # of 280-380 characters each
 CHUNKS_PER_FILE = 12  # what such a file gives at the default chunk size (measured)
 OWN_TOPIC = 0.75  # share of generated steps that follow the article's own bigrams
 REAL_SHARE = 4  # real articles fill up to a quarter of a size's chunks
+STORES = ("embedded", "milvus-lite")  # milvus-lite: an index in a Milvus Lite file
 
 
 def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
@@ -58,6 +60,9 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help=f"where cmrc2018/ and drcd/ are (default: ${BENCHMARKS_ENV}, else "
                         "../shared/benchmarks beside the project)")
+    p.add_argument("--stores", default="embedded", metavar="LIST",
+                   help=f"comma-separated stores to measure, a row each per size, side by "
+                        f"side in one run: {', '.join(STORES)} (default embedded)")
     p.add_argument("--json", action="store_true", help="one JSON object per size")
 
 
@@ -69,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
                          f"choose from {', '.join(SIZES)}")
     if not 1 <= args.queries <= 5000:
         raise UsageError(f"--queries must be between 1 and 5000; got {args.queries}")
+    stores = [s.strip().lower() for s in args.stores.split(",") if s.strip()]
+    if not stores or any(s not in STORES for s in stores):
+        raise UsageError(f"unknown store in --stores {args.stores!r}; choose from "
+                         f"{', '.join(STORES)}")
     data = args.data or benchmarks_dir()
     missing = [name for name in SETS if not (data / name).is_file()]
     if missing:
@@ -89,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
             print(HEADER, flush=True)
         rows = []
         for size in sizes:
-            rows.append(_bench_size(size, articles, work, args))
-            print(json.dumps(rows[-1], ensure_ascii=False) if args.json else _format(rows[-1]),
-                  flush=True)
+            for store in stores:
+                rows.append(_bench_size(size, store, articles, work, args))
+                print(json.dumps(rows[-1], ensure_ascii=False) if args.json
+                      else _format(rows[-1]), flush=True)
         if not args.json:
             print(LEGEND.format(table=max(r["embedder_table_mb"] for r in rows)))
     return 0
@@ -125,35 +135,31 @@ def _format(r: dict) -> str:
             f"{r['open_s']:>6.2f} {recall:>9} {load:>9}  {r['dense']}")
 
 
-def _bench_size(size: str, articles: list, work: Path, args: argparse.Namespace) -> dict:
+def _bench_size(size: str, store: str, articles: list, work: Path,
+                args: argparse.Namespace) -> dict:
     corpus = work / f"corpus-{size}"
     questions = _corpus(corpus, articles, SIZES[size])
-    index = work / f"index-{size}"
-    done = work / f"ingest-{size}.json"  # what the ingest of a kept index measured
+    index = work / (f"index-{size}" if store == "embedded" else f"{store}-{size}.db")
+    location = str(index) if store == "embedded" else f"milvus:{index}"
+    done = work / f"ingest-{index.name}.json"  # what the ingest of a kept index measured
     try:
         if args.reuse and done.exists() and index.exists():
             ingest = json.loads(done.read_text())
         else:
             done.unlink(missing_ok=True)
-            _remove_tree(index)
-            ingest = _child("ingest", {"index": str(index), "corpus": str(corpus),
+            shutil.rmtree(index, ignore_errors=True)
+            ingest = _child("ingest", {"index": location, "corpus": str(corpus),
                                        "embedder": args.embedder})
-            ingest["disk_mb"] = sum(f.stat().st_size for f in index.iterdir()) / 2**20
+            ingest["disk_mb"] = sum(f.stat().st_size for f in index.rglob("*")
+                                    if f.is_file()) / 2**20
             done.write_text(json.dumps(ingest))
         picked = random.Random(0).sample(questions, min(args.queries, len(questions)))
-        query = _child("query", {"index": str(index), "questions": picked})
+        query = _child("query", {"index": location, "questions": picked})
     finally:
         if not args.keep:
-            _remove_tree(index)
+            shutil.rmtree(index, ignore_errors=True)
             done.unlink(missing_ok=True)
-    return {"size": size, **ingest, **query}
-
-
-def _remove_tree(path: Path) -> None:
-    if path.exists():
-        for f in path.iterdir():
-            f.unlink()
-        path.rmdir()
+    return {"size": size, "store": store, **ingest, **query}
 
 
 def _child(phase: str, params: dict) -> dict:
@@ -253,11 +259,11 @@ def _peak_mb() -> float:
 
 
 def _ingest_phase(p: dict) -> dict:
-    from zhice.index.index import ZhiceIndex
     from zhice.index.pipeline import index_files
+    from zhice.index.stores import open_index
 
     embedder = _bench_embedder(p["embedder"])
-    with ZhiceIndex.open(Path(p["index"]), embedder=embedder, create=True) as index:
+    with open_index(p["index"], embedder=embedder, create=True) as index:
         summary = index_files(index, [Path(p["corpus"])])
         files = summary.added + summary.updated + summary.unchanged
         return {"files": files, "chunks": len(index), "failed": len(summary.failures),
@@ -271,7 +277,7 @@ def _query_phase(p: dict) -> dict:
     from zhice.ingest.normalize import search_key
 
     started = time.perf_counter()
-    assistant = Assistant.open(Path(p["index"]))
+    assistant = Assistant.open(p["index"])
     open_s = time.perf_counter() - started
     questions = p["questions"]
     for q in questions[:3]:  # first-use costs (caches, lazy views) are not a query's
@@ -286,12 +292,14 @@ def _query_phase(p: dict) -> dict:
             t = time.perf_counter()
             search(key, 50)
             parts[name].append((time.perf_counter() - t) * 1000)
+    dense = getattr(index, "dense", None)  # FAISS, in the embedded store
     out = {"open_s": open_s, "p50_ms": float(np.percentile(latencies, 50)),
            "p95_ms": float(np.percentile(latencies, 95)), "query_peak_mb": peak,
-           "dense": index.dense.describe(), "recall10": None,
-           "query_load": os.getloadavg()[0],
+           "dense": dense.describe() if dense else f"Milvus Lite FLAT (exact), {len(index)} "
+                                                   "vectors",
+           "recall10": None, "query_load": os.getloadavg()[0],
            **{name: float(np.median(v)) for name, v in parts.items()}}
-    if index.dense.kind != "flat":
+    if dense and dense.kind != "flat":
         out["recall10"] = _dense_recall(index, [search_key(q) for q in questions])
     assistant.close()
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from zhice.assistant.types import MODES
 from zhice.index.embedders import EMBEDDERS
+from zhice.index.milvus_spec import PASSWORD_ENV, TOKEN_ENV, USER_ENV, is_milvus
 from zhice.ingest.errors import ZhiceError
 
 
@@ -16,9 +17,20 @@ class UsageError(ZhiceError):
     """Bad arguments: reported like bad input, exit code 2."""
 
 
+# flag -> the variable the Milvus client reads (index/milvus_spec.py)
+MILVUS_AUTH = {"milvus_token": TOKEN_ENV, "milvus_user": USER_ENV,
+               "milvus_password": PASSWORD_ENV}
+
+
 def add_index_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None, metavar="DIR",
-                   help="index directory (default: $ZHICE_INDEX, else the per-user data folder)")
+    p.add_argument("--index", default=None, metavar="DIR|milvus:…",
+                   help="index folder, milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT "
+                        "(a Milvus server) (default: $ZHICE_INDEX, else the per-user data "
+                        "folder)")
+    milvus = p.add_argument_group("Milvus server")
+    for flag, env in MILVUS_AUTH.items():
+        milvus.add_argument(f"--{flag.replace('_', '-')}", default=None, metavar="VALUE",
+                            help=f"(default: ${env})")
 
 
 def add_embedder_argument(p: argparse.ArgumentParser) -> None:
@@ -26,10 +38,21 @@ def add_embedder_argument(p: argparse.ArgumentParser) -> None:
                    help=f"{EMBEDDERS} (default: the index's own; e5-small for a new index)")
 
 
-def index_dir(args: argparse.Namespace) -> Path:
+def index_dir(args: argparse.Namespace) -> str | Path:
+    """The index the arguments name: a folder, or a milvus: spec kept as typed (a Path
+    would fold milvus://HOST into milvus:/HOST). Milvus credentials given as flags are
+    handed on as the variables the client reads."""
+    import os
+
     from zhice.index.paths import default_index_dir
 
-    return args.index or default_index_dir()
+    for flag, env in MILVUS_AUTH.items():
+        if getattr(args, flag, None):
+            os.environ[env] = getattr(args, flag)
+    location = args.index or os.environ.get("ZHICE_INDEX") or None
+    if location and is_milvus(location):
+        return str(location)
+    return Path(location).expanduser() if location else default_index_dir()
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:

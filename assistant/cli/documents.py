@@ -33,6 +33,13 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--overlap", type=int, default=None, metavar="N",
                        help=f"characters of whole sentences repeated between chunks (default "
                        f"{OVERLAP}; with --rebuild, what the index was ingested with)")
+        p.add_argument("--store", default=None, metavar="STORE",
+                       help="where a new index lives: embedded (default: SQLite, FAISS and "
+                       "BM25 in the --index folder), milvus:PATH.db (Milvus Lite) or "
+                       "milvus://HOST:PORT[/NAME] (a Milvus server); recorded in the index")
+        p.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes that load, chunk and embed files side by side "
+                       "(default 1)")
     elif command == "remove":
         p.add_argument("sources", nargs="+", metavar="SOURCE",
                        help="document names as `zhice list` shows them")
@@ -55,21 +62,26 @@ def _check_chunking(size: int, overlap: int) -> None:
 def _ingest(args: argparse.Namespace) -> int:
     if args.rebuild:
         return _rebuild(args)
-    from zhice.index.index import ZhiceIndex
     from zhice.index.pipeline import collect, index_files
+    from zhice.index.stores import open_index, parse_store
 
     size = CHUNK_SIZE if args.chunk_size is None else args.chunk_size
     overlap = OVERLAP if args.overlap is None else args.overlap
     _check_chunking(size, overlap)
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers must be between 1 and 64; got {args.workers}")
+    parse_store(args.store)  # a typo is told before any file is read
     files, failures = collect(args.paths)
     if not files:
         for failure in failures:
             print(f"zhice: skipped {failure.reason}", file=sys.stderr)
         raise UsageError("nothing to ingest: no readable file (txt, md, html, pdf, docx) "
                          "among the given paths")
-    with ZhiceIndex.open(index_dir(args), embedder=args.embedder, create=True) as index:
+    with open_index(index_dir(args), embedder=args.embedder, create=True,
+                    store=args.store) as index:
         with _Progress(len(files)) as progress:
-            summary = index_files(index, args.paths, progress, size, overlap)
+            summary = index_files(index, args.paths, progress, size, overlap,
+                                  workers=args.workers)
         index.record_chunking(size, overlap)
     for failure in summary.failures:
         print(f"zhice: skipped {failure.reason}", file=sys.stderr)
@@ -79,8 +91,12 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from zhice.index.rebuild import IndexRebuild
+    from zhice.index.stores import recorded_store
 
     directory = index_dir(args)
+    if recorded_store(directory) is not None:
+        raise UsageError(f"--rebuild remakes an embedded index from its SQLite database; "
+                         f"{directory} lives in Milvus, which keeps its own copies")
     with IndexRebuild(directory, embedder=args.embedder) as rebuild:
         recorded_size, recorded_overlap = rebuild.recorded_chunking()
         size = next(v for v in (args.chunk_size, recorded_size, CHUNK_SIZE) if v is not None)
@@ -98,9 +114,9 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from zhice.index.index import ZhiceIndex
+    from zhice.index.stores import open_index
 
-    with ZhiceIndex.open(index_dir(args)) as index:
+    with open_index(index_dir(args)) as index:
         known = {f.source for f in index.files()}
         missing = [s for s in args.sources if s not in known]
         with index.writing():
@@ -114,9 +130,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from zhice.index.catalog import list_files
+    from zhice.index.stores import list_documents
 
-    files = list_files(index_dir(args))
+    files = list_documents(index_dir(args))
     if args.json:
         print(json.dumps([
             {"source": f.source, "title": f.title, "chunks": f.chunks,

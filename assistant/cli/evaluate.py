@@ -115,16 +115,16 @@ def _benchmark(args: argparse.Namespace) -> int:
         load_benchmark,
         with_folded_gold,
     )
-    from zhice.index.index import ZhiceIndex
+    from zhice.index.stores import open_index
 
     if args.questions < 0:
             raise UsageError(f"--questions must be 0 (all) or more; got {args.questions}")
     bench = load_benchmark(args.benchmark, args.benchmarks_dir, args.questions)
     with ExitStack() as stack:
-        directory = args.index or Path(stack.enter_context(
+        directory = index_dir(args) if args.index else Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="zhice-bench-")))
         started = time.perf_counter()
-        with ZhiceIndex.open(directory, embedder=args.embedder, create=True) as index:
+        with open_index(directory, embedder=args.embedder, create=True) as index:
             check_benchmark_index(index, bench.paragraphs)
             added = ingest_paragraphs(index, bench.paragraphs, _count_progress("ingest"))
             runs_q = [(r.name, with_folded_gold(index, r.questions)) for r in bench.runs]
@@ -163,11 +163,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def _draft(args: argparse.Namespace) -> int:
     from zhice.eval.draft import draft_questions
-    from zhice.index.index import ZhiceIndex
+    from zhice.index.stores import open_index
 
     if args.draft < 1:
         raise UsageError(f"--draft needs a number of questions of at least 1; got {args.draft}")
-    with ZhiceIndex.open(index_dir(args), embedder=args.embedder) as index:
+    with open_index(index_dir(args), embedder=args.embedder) as index:
         lines = draft_questions(index, args.draft)
     if args.output:
         write_jsonl(args.output, lines)

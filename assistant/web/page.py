@@ -346,11 +346,12 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, password: str | None 
                          "with --port, or stop what is using it") from None
 
 
-def serve(index: Path, host: str = "127.0.0.1", port: int = 7860,
+def serve(index: str | Path, host: str = "127.0.0.1", port: int = 7860,
           admin_password: str | None = None, password: str | None = None,
           embedder: str | None = None, max_upload_mb: float = MAX_UPLOAD_MB,
           llm=None, api_keys: tuple[str, ...] = ()) -> None:
-    """Open the index and serve the chat page until interrupted (`zhice serve`).
+    """Open the index (a folder or a milvus: spec) and serve the chat page until
+    interrupted (`zhice serve`).
 
     With `llm` (an LlmConfig) the page also offers the LLM answer mode, selected by
     default, and the `ask` endpoint uses it.

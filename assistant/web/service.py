@@ -63,7 +63,7 @@ class WebService:
         self.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
         self.max_upload_mb = max_upload_mb
         self.throttle = throttle or Throttle("admin password")
-        # ZhiceIndex makes searches safe against a change being applied; this only
+        # the index makes searches safe against a change being applied; this only
         # serialises the changes themselves (one ingest or removal at a time)
         self._changing = threading.Lock()
 
@@ -101,8 +101,8 @@ class WebService:
 
         Anyone who can open the page can call this, as they can ask: the documents
         of a page without a password are readable by whoever reaches it (README)."""
-        text = self.index.store.file_text(str(source))
-        title = self.index.store.titles().get(str(source), "")
+        text = self.index.file_text(str(source))
+        title = self.index.titles().get(str(source), "")
         if text is None:
             raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
         start, end = _whole(start, "start"), _whole(end, "end")

@@ -19,13 +19,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 ADMIN, PASSWORD = "admin-pw-for-tests", "page-pw-for-tests"
+MILVUS_KEYS = ("milvus-key",)
 
 
 class Server(NamedTuple):
     url: str
     app: object
     assistant: Assistant
-    index_dir: Path
+    index_dir: Path | str  # a folder, or a milvus: spec
 
     @property
     def service(self):
@@ -38,7 +39,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(index_dir: Path, admin_password: str | None = None, password: str | None = None,
+def start(index_dir: Path | str, admin_password: str | None = None, password: str | None = None,
           max_upload_mb: float = 20, throttle=None, api_keys: tuple[str, ...] = (),
           host: str = "127.0.0.1") -> Server:
     """A server on a free port; `throttle` guards its page login, `api_keys` its API."""
@@ -84,6 +85,21 @@ def pristine(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     directory = tmp_path_factory.mktemp("web-ro") / "index"
     shutil.copytree(corpus_index, directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+    """Management on (ADMIN), API keys MILVUS_KEYS, over a Milvus Lite index of the
+    bundled corpus (fake embedder): `zhice serve --index milvus:PATH.db`."""
+    pytest.importorskip("milvus_lite")
+    from zhice.index.stores import open_index
+
+    where = f"milvus:{tmp_path_factory.mktemp('milvus') / 'corpus.db'}"
+    with open_index(where, embedder="fake", create=True) as index:
+        index_files(index, [CORPUS])
+    s = start(where, admin_password=ADMIN, api_keys=MILVUS_KEYS)
+    yield s
+    stop(s)
 
 
 @pytest.fixture(scope="session")

@@ -37,12 +37,17 @@ _SHARED_SEGMENTER: ChineseSegmenter | None = None
 
 
 def share_segmenter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let every ZhiceIndex.open in this process reuse one loaded jieba (0.5 s a load)."""
+    """Let every index opened in this process (embedded, Milvus, a migrate's) reuse one
+    loaded jieba (0.5 s a load)."""
+    import zhice.index.migrate as migrate_module
+    import zhice.index.milvus as milvus_module
+
     global _SHARED_SEGMENTER
     if _SHARED_SEGMENTER is None:
         _SHARED_SEGMENTER = ChineseSegmenter().load()
     shared = _SHARED_SEGMENTER
-    monkeypatch.setattr(index_module, "ChineseSegmenter", lambda: shared)
+    for module in (index_module, milvus_module, migrate_module):
+        monkeypatch.setattr(module, "ChineseSegmenter", lambda: shared)
 
 
 @pytest.fixture(autouse=True)
@@ -224,6 +229,7 @@ def test_new_index_records_its_embedder_and_writes_empty_stores(idx_dir: Path) -
             "embedder_spec": "fake:16",
             "dim": "16",
             "generation": "0",
+            "store": "embedded",
         }
         assert len(index) == 0
     assert assert_consistent(idx_dir) == []

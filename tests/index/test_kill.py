@@ -4,13 +4,12 @@ and the next ingest finishes the job exactly as one clean run would have."""
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.index.slow_ingest import start_ingest
 from tests.index.test_index import assert_consistent, policy_text, share_segmenter
 from zhice.index.errors import IndexNotFoundError
 from zhice.index.index import ZhiceIndex
@@ -19,21 +18,6 @@ from zhice.index.pipeline import index_files
 N_FILES = 30
 ROUNDS = 3
 KILLS = 2
-# `zhice ingest` with the fake embedder slowed by 50 ms a file, so the ingest itself
-# (not Python's start-up) fills most of the run and the kills land inside it.
-SCRIPT = """
-import sys, time
-import zhice.index.embedders.fake as fake
-real = fake.FakeEmbedder.embed_documents
-def slow(self, texts):
-    time.sleep(0.05)
-    return real(self, texts)
-fake.FakeEmbedder.embed_documents = slow
-import faiss, jieba  # loaded before the clock starts
-import zhice.assistant.cli, zhice.assistant.cli.documents
-print("ready", flush=True)
-sys.exit(zhice.assistant.cli.main(sys.argv[1:]))
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -57,28 +41,6 @@ def make_corpus(root: Path) -> list[str]:
         (root / name).write_text(text, encoding="utf-8")
         names.append(name)
     return names
-
-
-def start_ingest(docs: Path, idx: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SCRIPT,
-            "ingest",
-            str(docs),
-            "--index",
-            str(idx),
-            "--embedder",
-            "fake",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "ready\n"
-    return proc
 
 
 def state(idx: Path) -> dict[str, tuple]:

@@ -9,7 +9,6 @@ import pytest
 
 from tests.assistant.test_chain import DOCS, GOAL, PLAN, RESULT_KEYS, TITLE
 from tests.assistant.test_retrieve import build_index
-from tests.index.test_index import share_segmenter
 from zhice.assistant.chain import MAX_QUESTION, Assistant
 from zhice.assistant.cli import main
 from zhice.assistant.cli.ask import render
@@ -35,14 +34,6 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def index_dir(root: Path) -> Path:
     return root / "index"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test may reach the user's real index; jieba loads once per process."""
-    monkeypatch.delenv("ZHICE_INDEX", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    share_segmenter(monkeypatch)
 
 
 def ask(capsys: pytest.CaptureFixture, *argv: str | Path) -> tuple[int, str, str]:

@@ -24,13 +24,6 @@ CORPUS = REPO / "corpus"
 QUESTION = "首批示范区有多少个？"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("ZHICE_INDEX", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    share_segmenter(monkeypatch)
-
-
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     """The bundled corpus: first/ holds two of its files, all/ the five."""

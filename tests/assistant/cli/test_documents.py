@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.index.test_index import assert_consistent, policy_text, share_segmenter
+from tests.index.test_index import assert_consistent, policy_text
 from zhice.assistant.cli import main
 from zhice.index.index import ZhiceIndex
 from zhice.ingest.chunker import chunk_document
@@ -30,14 +30,6 @@ TITLES = {
     "d.html": policy_text(4).split("\n")[0],
     "sub/c.txt": policy_text(3).split("\n")[0],
 }
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test may reach the user's real index; jieba loads once per process."""
-    monkeypatch.delenv("ZHICE_INDEX", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    share_segmenter(monkeypatch)
 
 
 @pytest.fixture
