@@ -229,6 +229,7 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
     declared = EncodingDetector.find_declared_encoding(data, is_html=True)
     soup = BeautifulSoup(_decode(data, source, declared), "html.parser")
     _prune(soup, lambda tag: tag.name in _HTML_DROP)
+    byline = _byline(soup)
     holding = _holding(soup, _CONTENT)
     _prune(soup, lambda tag: _is_chrome(tag, holding))
     main = soup.find("main")
@@ -242,7 +243,23 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
         # a site's <title> names its column ("每周一学（…）--学习专栏-某校") as often as the
         # article: a first line that reads as a title is the document's own
         title = _title_line(blocks[0].split("\n")[0].lstrip("# ")) or title
+    if byline and byline not in text:
+        text = f"{byline}\n\n{text}"  # above the article, not inside a title broken over lines
     return LoadedDocument(source, text, title=title)
+
+
+# A page's byline, "发布时间：2024年08月26日", stands in the site's chrome beside the
+# article, which is pruned: it is the page's publication date, so it is kept as a line.
+_BYLINE = re.compile(r"(?:发布|發布|發佈|发表|發表|公布|公佈)(?:日期|时间|時間)\s*[:：]\s*"
+                     r"(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+                     r"|(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2})")
+
+
+def _byline(soup) -> str:
+    """The first labelled publication date in the page's text, "" if none."""
+    for string in soup.find_all(string=_BYLINE):
+        return _collapse(_BYLINE.search(string).group())
+    return ""
 
 
 def _title_line(line: str) -> str:
