@@ -357,6 +357,18 @@ class ZhiceIndex(DerivedStores):
     def files(self) -> list[FileRecord]:
         return self.store.files()
 
+    def file_text(self, source: str) -> str | None:
+        return self.store.file_text(source)
+
+    def titles(self) -> dict[str, str]:
+        return self.store.titles()
+
+    def facts(self, sources=None) -> dict:
+        return self.store.facts(sources)
+
+    def sources(self, ids) -> dict[int, str]:
+        return self.store.sources(ids)
+
     def chunks(self, ids) -> dict[int, StoredChunk]:
         return self.store.chunks(ids)
 
