@@ -20,9 +20,7 @@ _JUNK_LINES = (
     re.compile(r"^第\s*\d{1,4}\s*页(\s*共\s*\d+\s*页)?$"),  # 第 2 页
     re.compile(r"^.{1,60}?(\.{3,}|…{2,}|·{3,}|\t)\s*\d{1,3}$"),  # TOC with leader or tab
     re.compile(r"^目\s*录$"),
-    # site chrome; a page's 发布时间/发布日期 line stays: it is the page's own date, and a
-    # question about when it was published is answered from it
-    re.compile(r"^(更新时间|来源|日期)\s*[:：].{0,80}$"),
+    re.compile(r"^(更新时间|发布时间|发布日期|来源|日期)\s*[:：].{0,80}$"),  # site chrome
     re.compile(r"^.{0,40}图源\s*[:：].{0,40}$"),  # image credit
     re.compile(r"^.{0,40}(图片来源|摄影|供图)\s*[:：/].{0,40}$"),
     re.compile(r"^本文标签\s*[:：]"),  # tag line

@@ -133,6 +133,7 @@ def test_replacement_character_ends_a_cut_off_paragraph():
         "第一章 总体要求……12",
         "更新时间:2024-03-29 22:50:16作者:无忧百科",  # 003
         "來源:高新院 achie.org 日期:2024-11-19 點擊:次",  # 004, traditional script
+        "发布时间：2024-01-01",
         "韶关城市风光 图源:图虫创意",  # 003
         "中南钢铁股份有限公司智慧中心 图源:时代周报记者阿力米热/摄",  # 003
         "图片来源：视觉中国",
@@ -403,7 +404,3 @@ def test_a_run_in_heading_wrapped_by_a_pdf_is_joined_with_its_next_line():
              "重要思想为指导，深入贯彻落实科学发展观。"]
     out = clean("\n".join(lines)).text
     assert "和“三个代表”重要思想为指导" in out
-
-
-def test_a_pages_publication_date_line_is_content():
-    assert clean("发布时间：2024-01-01\n正文一段。").text == "发布时间：2024-01-01\n正文一段。"
