@@ -33,12 +33,29 @@ ASKED = {
     "period": re.compile(r"有效期|规划期|实施期|施行|时间段|期限"),
 }
 NAMED_DOCUMENTS = 3  # documents searched when the question names none: BM25's first
+TITLE_MIN = 4  # characters of a title (or 《》 name) that count as naming a document
+_BRACKETED = re.compile(r"[（(〔\[【][^）)〕\]】]*[）)〕\]】]")
 _SEARCH_DEPTH = 200  # BM25 hits read for one document's fact values
-_TITLE_MIN = 4  # characters of a title (or 《》 name) that count as naming a document
 _CN = "〇一二三四五六七八九"
 
 
 _PUBLISHED = re.compile(r"发布|公布|发表|上线")
+
+
+def title_core(title: str) -> str:
+    """A title as a question would name it: match key without 《》 or what stands in
+    brackets ("(2013-2022 年)", "（征求意见稿）")."""
+    return match_key(_BRACKETED.sub("", title)).strip("《》")
+
+
+def named_documents(index, question_key: str) -> list[str]:
+    """The documents the question names: a title (its core) inside the question, or a
+    《…》 name that holds or is held by a title."""
+    asked = match_key(question_key)
+    quoted = [match_key(q) for q in re.findall(r"《([^《》]+)》", question_key)]
+    return [source for source, title in index.titles().items()
+            if len(core := title_core(title)) >= TITLE_MIN and (core in asked or any(
+                len(q) >= TITLE_MIN and (q in core or core in q) for q in quoted))]
 
 
 def asked_facts(question_key: str) -> list[str]:
@@ -105,13 +122,7 @@ class FactsSearch:
 
     def documents(self, question_key: str) -> list[str]:
         """The documents a question is about: those it names, else BM25's first."""
-        named = []
-        quoted = [search_key(q) for q in re.findall(r"《([^《》]+)》", question_key)]
-        for source, title in self.index.titles().items():
-            key = search_key(title).strip("《》")
-            if len(key) >= _TITLE_MIN and (key in question_key or any(
-                    len(q) >= _TITLE_MIN and (q in key or key in q) for q in quoted)):
-                named.append(source)
+        named = list(named_documents(self.index, question_key))
         if named:
             return named
         hits = self.index.bm25_search(question_key, NAMED_DOCUMENTS * 10)

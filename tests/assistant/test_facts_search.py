@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zhice.assistant.chain import Assistant
-from zhice.assistant.facts_search import FactsSearch, asked_facts, written_forms
+from zhice.assistant.facts_search import FactsSearch, asked_facts, title_core, written_forms
 from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
 from zhice.ingest.facts import DocumentFacts
@@ -82,3 +82,8 @@ def test_what_is_asked_and_how_a_date_can_be_written():
     forms = written_forms(DocumentFacts(date="2014-08-10"), "date")
     assert {"2014年8月10日", "2014年08月10日", "二〇一四年八月十日"} <= set(forms)
     assert written_forms(DocumentFacts(date="2013-03"), "date")[-1] == "二〇一三年三月"
+
+
+def test_a_title_is_named_without_what_stands_in_its_brackets():
+    assert title_core("全国老工业基地调整改造规划 (2013-2022 年)") == "全国老工业基地调整改造规划"
+    assert title_core("《某规划纲要（2010-2020年）（公开征求意见稿）》") == "某规划纲要"
