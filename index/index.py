@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -227,7 +227,8 @@ class ZhiceIndex(DerivedStores):
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
-            self.store.insert_facts(db, doc.source, extract_facts(doc.text, doc.title))
+            facts = replace(extract_facts(doc.text, doc.title), ocr_pages=doc.ocr_pages)
+            self.store.insert_facts(db, doc.source, facts)
             fresh, dups = self._dedup(doc.chunks)
             vectors = self.embedder.embed_documents([c.embedding_text() for c in fresh])
             fresh_tokens = [segmented.get(c.ordinal) or self._tokens(c) for c in fresh]

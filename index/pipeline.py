@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -105,6 +106,8 @@ def _hidden(f: Path, root: Path) -> bool:
 
 
 Progress = Callable[[str, AddResult | None], None]
+# (source, pages read, pages to read) as OCR reads a scanned file, from the loading thread
+PageProgress = Callable[[str, int, int], None]
 # Files prepared ahead of the one being embedded: enough to hide a slow load (a PDF),
 # few enough that their chunks cost little memory.
 PREFETCH = 4
@@ -112,9 +115,11 @@ PREFETCH = 4
 
 def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None = None,
            size: int = 400, overlap: int = 80,
-           origin: Callable[[Path], str] | None = None) -> IngestSummary:
+           origin: Callable[[Path], str] | None = None,
+           pages: PageProgress | None = None) -> IngestSummary:
     """Load, chunk and index every file under `paths`; a file that fails is recorded
-    and the rest go on. `progress(source, result)` is called after each file;
+    and the rest go on. `progress(source, result)` is called after each file,
+    `pages(source, read, to_read)` as OCR reads a scan (from a background thread);
     `origin(path)` is the path recorded for a file (default: its absolute path)."""
     started = time.perf_counter()
     budget = LoadBudget.from_environment()  # a bad setting stops the batch before it starts
@@ -127,7 +132,7 @@ def index_files(index: ZhiceIndex, paths: list[Path], progress: Progress | None 
         known = index.store.file_hashes()
 
         def prepare(item: tuple[Path, str]) -> _Prepared:
-            return _prepare(index, *item, known.get(item[1]), size, overlap, budget)
+            return _prepare(index, *item, known.get(item[1]), size, overlap, budget, pages)
 
         for prepared in _ahead(files, prepare, PREFETCH):
             result = _index(index, prepared, summary, origin)
@@ -150,13 +155,15 @@ class _Prepared:
 
 
 def _prepare(index: ZhiceIndex, path: Path, source: str, known_sha: str | None,
-             size: int, overlap: int, budget: LoadBudget) -> _Prepared:
+             size: int, overlap: int, budget: LoadBudget,
+             pages: PageProgress | None = None) -> _Prepared:
     try:
         with path.open("rb") as f:  # a block at a time: a file of any size costs no memory
             sha = hashlib.file_digest(f, "sha256").hexdigest()
         if sha == known_sha:
             return _Prepared(path, source, sha)
-        doc = chunk_document(load_within_budget(path, source, budget), size, overlap)
+        read = partial(pages, source) if pages else None
+        doc = chunk_document(load_within_budget(path, source, budget, read), size, overlap)
         return _Prepared(path, source, sha, doc, index.segment(doc.chunks))
     except (LoadError, UnsupportedFileError) as e:
         return _Prepared(path, source, failure=Failure(str(path), str(e)))

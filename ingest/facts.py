@@ -79,6 +79,9 @@ class DocumentFacts:
     period: str = ""  # "2010-2020", or the words of 自…起施行 / 有效期
     cites: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()
+    # Not stated by the document: how it was read. The 1-based pages whose text OCR
+    # read (ingest/ocr.py); kept here, stored with the facts, to reach every citation.
+    ocr_pages: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else (v or None)
@@ -95,7 +98,11 @@ class DocumentFacts:
 
     def stated(self) -> dict:
         """Only the facts the document states: what a citation carries."""
-        return {k: v for k, v in self.to_dict().items() if v}
+        return {k: v for k, v in self.to_dict().items() if v and k != "ocr_pages"}
+
+    def read_by_ocr(self, page: int | None) -> bool:
+        """Whether OCR read the text of `page` (1-based; None: a format without pages)."""
+        return page is not None and page in self.ocr_pages
 
     def summary(self, year: int | None = None) -> str:
         """One line of what it states: 文号 · issuers · date · period ("" if nothing);

@@ -459,9 +459,11 @@ def test_corrupt_docx(tmp_path):
     assert "not a valid .docx" in message and "old .doc" in message
 
 
-def test_pdf_without_text_layer(tmp_path):
+def test_pdf_without_text_layer_or_text_to_read_on_its_page(tmp_path):
+    # drawn on, so read by OCR (tests/ingest/test_ocr.py), which finds no text either
     message = load_error(write(tmp_path, "扫描件.pdf", make_pdf([[]], draw_text=False)))
-    assert "no text layer (scanned?); run OCR first" in message
+    assert message == ("扫描件.pdf: no text, neither in the PDF's text layer nor found by OCR "
+                       "on page 1; check that the scan is legible")
 
 
 def test_password_protected_pdf(tmp_path):
