@@ -100,10 +100,13 @@ class Answer:
 
 def _with_facts(citation: dict, documents: dict) -> dict:
     """A citation with the facts its document states (文号, issuers, date…), if any,
-    and whether its stated period had ended by this year."""
+    and whether its stated period had ended by this year; `ocr: true` when OCR read
+    its page (the text may hold misread characters: the page is the authority)."""
     facts = documents.get(citation["source"])
     stated = facts.stated() if facts is not None else {}
     stated.pop("title", None)  # the citation has the title already
     if facts is not None and facts.ended(date.today().year):
         stated["period_ended"] = True
+    if facts is not None and facts.read_by_ocr(citation["page"]):
+        citation = {**citation, "ocr": True}
     return {**citation, "facts": stated} if stated else citation

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from zhice.ingest.chunker import ChunkedDocument
-from zhice.ingest.facts import extract_facts
+from zhice.ingest.facts import document_facts
 from zhice.ingest.types import Chunk
 
 from .atomic import TEMP_SUFFIX, atomic_write_text
@@ -215,7 +215,7 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
-            self.store.insert_facts(db, doc.source, extract_facts(doc.text, doc.title))
+            self.store.insert_facts(db, doc.source, document_facts(doc))
             fresh, dups = self._dedup(doc.chunks)
             vectors = (self.embedder.embed_documents([c.embedding_text() for c in fresh])
                        if embedded is None else [embedded[c.ordinal] for c in fresh])

@@ -46,7 +46,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from zhice.ingest.chunker import ChunkedDocument
-from zhice.ingest.facts import DocumentFacts, extract_facts
+from zhice.ingest.facts import DocumentFacts, document_facts
 from zhice.ingest.types import Chunk
 
 from .contract import AddResult, ClosedOnExit
@@ -387,7 +387,7 @@ class MilvusIndex(ClosedOnExit):
             toks = ([tokens[i] for i in picked] if tokens is not None
                     else self.segment(fresh))
             self.put_file(doc.source, path, sha256, doc.title, doc.text,
-                          extract_facts(doc.text, doc.title), fresh, toks, vecs,
+                          document_facts(doc), fresh, toks, vecs,
                           dups + len(doc.folded))
         return AddResult(doc.source, "updated" if old else "added", len(fresh),
                          dups + len(doc.folded), len(fresh))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -96,6 +97,8 @@ def _hidden(f: Path, root: Path) -> bool:
 
 
 Progress = Callable[[str, AddResult | None], None]
+# (source, pages read, pages to read) as OCR reads a scanned file, from the loading thread
+PageProgress = Callable[[str, int, int], None]
 # Files prepared ahead of the one being embedded: enough to hide a slow load (a PDF),
 # few enough that their chunks cost little memory.
 PREFETCH = 4
@@ -103,12 +106,14 @@ PREFETCH = 4
 
 def index_files(index: SearchIndex, paths: list[Path], progress: Progress | None = None,
                 size: int = 400, overlap: int = 80,
-                origin: Callable[[Path], str] | None = None, workers: int = 1) -> IngestSummary:
+                origin: Callable[[Path], str] | None = None, workers: int = 1,
+                pages: PageProgress | None = None) -> IngestSummary:
     """Load, chunk and index every file under `paths`; a file that fails is recorded
-    and the rest go on. `progress(source, result)` is called after each file;
-    `origin(path)` is the path recorded for a file (default: its absolute path). With
-    `workers` > 1, that many processes load, chunk and embed files (parallel.py); this
-    one writes them, in the same order."""
+    and the rest go on. `progress(source, result)` is called after each file,
+    `pages(source, read, to_read)` as OCR reads a scan (from a background thread; not
+    with workers); `origin(path)` is the path recorded for a file (default: its
+    absolute path). With `workers` > 1, that many processes load, chunk and embed files
+    (parallel.py); this one writes them, in the same order."""
     started = time.perf_counter()
     budget = LoadBudget.from_environment()  # a bad setting stops the batch before it starts
     files, failures = collect(paths)
@@ -125,8 +130,10 @@ def index_files(index: SearchIndex, paths: list[Path], progress: Progress | None
                                         index.embedder.spec)
         else:
             def prepare(item: tuple[Path, str]) -> Prepared:
-                return prepare_file(*item, known.get(item[1]), size, overlap, budget,
-                                    index.segment)
+                path, source = item
+                return prepare_file(path, source, known.get(source), size, overlap, budget,
+                                    index.segment,
+                                    pages=partial(pages, source) if pages else None)
 
             ready = _ahead(files, prepare, PREFETCH)
         with closing(ready):  # its thread or processes stop here, whatever happens

@@ -37,15 +37,17 @@ class Prepared:
 
 def prepare_file(path: Path, source: str, known_sha: str | None, size: int, overlap: int,
                  budget: LoadBudget, segment: Callable[[Sequence[Chunk]], list],
-                 embed: Callable[[ChunkedDocument], Any] | None = None) -> Prepared:
+                 embed: Callable[[ChunkedDocument], Any] | None = None,
+                 pages: Callable[[int, int], None] | None = None) -> Prepared:
     """Hash, load (under the budget), chunk and `segment` one file; `embed` it too
-    when given. Unchanged (`known_sha`) files are not loaded."""
+    when given. Unchanged (`known_sha`) files are not loaded. `pages(read, to_read)` is
+    called as OCR reads a scan."""
     try:
         with path.open("rb") as f:  # a block at a time: a file of any size costs no memory
             sha = hashlib.file_digest(f, "sha256").hexdigest()
         if sha == known_sha:
             return Prepared(path, source, sha)
-        doc = chunk_document(load_within_budget(path, source, budget), size, overlap)
+        doc = chunk_document(load_within_budget(path, source, budget, pages), size, overlap)
     except (LoadError, UnsupportedFileError) as e:
         return Prepared(path, source, failure=Failure(str(path), str(e)))
     except OSError as e:

@@ -15,6 +15,7 @@ import ctypes
 import errno
 import fcntl
 import glob
+import json
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from zhice.ingest.chunker import chunk_document
 from zhice.ingest.errors import ZhiceError
+from zhice.ingest.loaders import PAGED_SUFFIXES
 from zhice.ingest.types import LoadedDocument, content_hash
 
 from .database import writable
@@ -55,6 +57,7 @@ class StoredDocument:
     text: str
     page_starts: tuple[int, ...] = ()
     chunk_ids: frozenset[str] | None = None  # of its stored chunks; None: unreadable
+    ocr_pages: tuple[int, ...] = ()  # as its stored facts say (not in the files table)
 
 
 @dataclass
@@ -166,7 +169,8 @@ class IndexRebuild:
     @staticmethod
     def _add(index: ZhiceIndex, doc: StoredDocument, chunking: dict[str, int], verify: bool,
              summary: RebuildSummary) -> AddResult:
-        loaded = LoadedDocument(doc.source, doc.text, doc.title, doc.page_starts)
+        loaded = LoadedDocument(doc.source, doc.text, doc.title, doc.page_starts,
+                                doc.ocr_pages)
         chunked = chunk_document(loaded, **chunking)
         sha256 = doc.sha256
         if verify and doc.chunk_ids is not None and {
@@ -242,9 +246,22 @@ def salvage(db_path: Path) -> tuple[dict[str, str], list[StoredDocument], list[s
             except (sqlite3.Error, UnicodeDecodeError) as e:
                 lost.append(f"{name}: its stored text cannot be read ({_why(e)}); ingest "
                             "the file again")
-        return meta, _with_chunks(db, documents, lost), lost
+        return meta, _with_ocr_pages(db, _with_chunks(db, documents, lost)), lost
     finally:
         db.close()
+
+
+def _with_ocr_pages(db: sqlite3.Connection,
+                    documents: list[StoredDocument]) -> list[StoredDocument]:
+    """The documents with the pages OCR read, from their stored facts where these can
+    be read (else none: citations then lose only their OCR mark, until a new ingest)."""
+    read: dict[str, tuple[int, ...]] = {}
+    with suppress(sqlite3.Error):  # a damaged table: what came before is kept
+        for source, facts in db.execute("SELECT source, json FROM facts"):
+            with suppress(UnicodeDecodeError, ValueError, TypeError, AttributeError):
+                pages = json.loads(_text(facts)).get("ocr_pages") or ()
+                read[_text(source)] = tuple(int(page) for page in pages)
+    return [replace(doc, ocr_pages=read.get(doc.source, ())) for doc in documents]
 
 
 def _list_rows(db: sqlite3.Connection) -> tuple[dict[int, str], list[str]]:
@@ -307,7 +324,7 @@ def _with_chunks(db: sqlite3.Connection, documents: list[StoredDocument],
         failed.update(pages)
     out = []
     for doc in documents:
-        if doc.source in failed and doc.path.lower().endswith(".pdf"):
+        if doc.source in failed and doc.path.lower().endswith(PAGED_SUFFIXES):
             lost.append(f"{doc.source}: the page numbers of its passages cannot be read; "
                         "rebuilt without them (ingest the file again to have them)")
         out.append(replace(doc, page_starts=page_starts(pages[doc.source]),

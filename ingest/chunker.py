@@ -37,6 +37,7 @@ class ChunkedDocument:
     text: str
     chunks: tuple[Chunk, ...]
     folded: tuple[FoldedParagraph, ...]
+    ocr_pages: tuple[int, ...] = ()  # LoadedDocument.ocr_pages
 
 
 def derive_title(cleaned: str, fallback: str) -> str:
@@ -117,4 +118,4 @@ def chunk_document(doc: LoadedDocument, size: int = 400, overlap: int = 80) -> C
                 title=title,
             )
         )
-    return ChunkedDocument(doc.source, title, doc.text, tuple(chunks), folded)
+    return ChunkedDocument(doc.source, title, doc.text, tuple(chunks), folded, doc.ocr_pages)

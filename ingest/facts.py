@@ -17,7 +17,7 @@ state stays empty.
 """
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .normalize import search_key, to_simplified
 
@@ -79,6 +79,9 @@ class DocumentFacts:
     period: str = ""  # "2010-2020", or the words of 自…起施行 / 有效期
     cites: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()
+    # Not stated by the document: how it was read. The 1-based pages whose text OCR
+    # read (ingest/ocr.py); kept here, stored with the facts, to reach every citation.
+    ocr_pages: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else (v or None)
@@ -95,7 +98,11 @@ class DocumentFacts:
 
     def stated(self) -> dict:
         """Only the facts the document states: what a citation carries."""
-        return {k: v for k, v in self.to_dict().items() if v}
+        return {k: v for k, v in self.to_dict().items() if v and k != "ocr_pages"}
+
+    def read_by_ocr(self, page: int | None) -> bool:
+        """Whether OCR read the text of `page` (1-based; None: a format without pages)."""
+        return page is not None and page in self.ocr_pages
 
     def summary(self, year: int | None = None) -> str:
         """One line of what it states: 文号 · issuers · date · period ("" if nothing);
@@ -132,12 +139,18 @@ class DocumentFacts:
         return True
 
 
+def document_facts(doc) -> DocumentFacts:
+    """What a chunked document (ChunkedDocument) states about itself, with the pages OCR
+    read: what both stores keep per file."""
+    return replace(extract_facts(doc.text, doc.title), ocr_pages=doc.ocr_pages)
+
+
 def extract_facts(text: str, title: str = "") -> DocumentFacts:
     """The facts `text` states in the places official documents state them."""
     raw = [line.strip() for line in text.splitlines() if line.strip()]
     lines = [_plain(line) for line in raw]
     head, tail = lines[:HEAD_LINES], lines[-TAIL_LINES:]  # a short text's overlap
-    title = _title(raw[:HEAD_LINES], _plain(title))
+    title = _title(raw[:HEAD_LINES], _plain(title), _wrapped(text))
     adopted = _ADOPTED.search("\n".join(head))
     issuers = _issuers(head, tail, title, adopted)
     own_title = _own_title(title)
@@ -154,7 +167,24 @@ def _plain(line: str) -> str:
     return line.strip().lstrip("#").strip()
 
 
-def _title(head: list[str], given: str) -> str:
+def _wrapped(text: str) -> set[str]:
+    """Opening lines (without spaces) that cleaning joined with a neighbour: a line of
+    a hard-wrapped paragraph ("首批示范区以区域振兴为目" / "标，以…") is no title."""
+    from .clean import clean
+
+    head = "\n".join(text.split("\n")[: HEAD_LINES * 2])
+    cleaned = clean(head)
+    joined, at = set(), 0
+    for line in cleaned.text.split("\n"):
+        start, end = cleaned.source_span(at, at + len(line))
+        at += len(line) + 1
+        parts = [re.sub(r"\s+", "", p) for p in head[start:end].split("\n")]
+        if sum(1 for p in parts if p) > 1:
+            joined.update(p for p in parts if p)
+    return joined
+
+
+def _title(head: list[str], given: str, wrapped: set[str] = frozenset()) -> str:
     """The first level-1 heading (loaders render the document's title so), else the
     loader's title unless it only labels ("附件："), else the first line that can be
     one; a title broken over lines ("…深化改革" / "推进…的决定") is joined up to the
@@ -168,7 +198,9 @@ def _title(head: list[str], given: str) -> str:
     if heading is None:
         heading = next((i for i, line in enumerate(lines) if len(line) <= 80
                         and not _LABEL.match(line) and not DOC_NUMBER.fullmatch(line)
-                        and not _MASTHEAD.match(line) and not _is_date_line(line)), None)
+                        and not _MASTHEAD.match(line) and not _is_date_line(line)
+                        and not _LABELLED_DATE.search(line) and not line.endswith("。")
+                        and re.sub(r"\s+", "", line) not in wrapped), None)
     if heading is None:
         return ""
     title = lines[heading]

@@ -9,22 +9,28 @@ by " | "), so the later stages never look at the file format.
 
 Files past MAX_FILE_BYTES, or with more text than MAX_TEXT_CHARS, are refused; so are
 .docx files that would unpack too far (ingest/archive.py). load() reads in this
-process; ingest/budget.py reads under a time and memory budget.
+process; ingest/budget.py reads under a time and memory budget. PDF pages without a
+usable text layer, and image files, are read by OCR (ingest/ocr.py, the `ocr` extra).
 """
 
 import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 
 from .archive import check_archive
 from .errors import LoadError, UnsupportedFileError
 from .normalize import strip_invisible
+from .ocr import OcrEngine, PageProgress, read_image, read_pdf_pages
 from .types import LoadedDocument
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".png",
+                      ".jpg", ".jpeg")
+# formats with pages, which OCR may read: their loaders take the engine and progress
+PAGED_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg")
 # Ten times the web upload's limit; the whole file is read into memory.
 MAX_FILE_BYTES = 200 * 2**20
 # About 2,000 pages of Chinese, 13 times the longest policy document we know (the
@@ -42,12 +48,16 @@ _MD_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _BIG5_AS_GB = re.compile(r"[\u3040-\u30ff\ue000-\uf8ff]")
 
 
-def load(path: Path | str, source: str | None = None) -> LoadedDocument:
+def load(path: Path | str, source: str | None = None, *, ocr: OcrEngine | None = None,
+         progress: PageProgress | None = None) -> LoadedDocument:
     """Read one file into text; raise UnsupportedFileError or LoadError, in the user's terms.
 
     Args:
         path: the file to read.
         source: the name the document is cited by; defaults to the file name.
+        ocr: the engine for pages without a usable text layer and for images; one is
+            loaded for this file when needed and not given.
+        progress: called with (pages read, pages to read) as OCR goes.
     """
     path = Path(path)
     source = source or path.name
@@ -77,6 +87,8 @@ def load(path: Path | str, source: str | None = None) -> LoadedDocument:
     if suffix in _PLAIN_TEXT and len(data) > _MAX_CHAR_BYTES * MAX_TEXT_CHARS:
         raise _too_long(source, f"{len(data) / 2**20:,.0f} MB of text")  # before decoding it
     loader, kind = _FORMATS[suffix]
+    if suffix in PAGED_SUFFIXES:
+        loader = partial(loader, ocr=ocr, progress=progress)
     try:
         doc = _visible(loader(data, source))
     except (LoadError, MemoryError):  # out of memory is the budget's to report
@@ -106,7 +118,8 @@ def _visible(doc: LoadedDocument) -> LoadedDocument:
     cuts = [0, *doc.page_starts, len(doc.text)]
     pieces = [strip_invisible(doc.text[a:b]) for a, b in zip(cuts, cuts[1:])]
     starts = tuple(accumulate(len(piece) for piece in pieces))[: len(doc.page_starts)]
-    return LoadedDocument(doc.source, "".join(pieces), strip_invisible(doc.title), starts)
+    return LoadedDocument(doc.source, "".join(pieces), strip_invisible(doc.title), starts,
+                          doc.ocr_pages)
 
 
 def _newlines(text: str) -> str:
@@ -229,6 +242,7 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
     declared = EncodingDetector.find_declared_encoding(data, is_html=True)
     soup = BeautifulSoup(_decode(data, source, declared), "html.parser")
     _prune(soup, lambda tag: tag.name in _HTML_DROP)
+    byline = _byline(soup)
     holding = _holding(soup, _CONTENT)
     _prune(soup, lambda tag: _is_chrome(tag, holding))
     main = soup.find("main")
@@ -242,7 +256,23 @@ def _load_html(data: bytes, source: str) -> LoadedDocument:
         # a site's <title> names its column ("每周一学（…）--学习专栏-某校") as often as the
         # article: a first line that reads as a title is the document's own
         title = _title_line(blocks[0].split("\n")[0].lstrip("# ")) or title
+    if byline and byline not in text:
+        text = f"{byline}\n\n{text}"  # above the article, not inside a title broken over lines
     return LoadedDocument(source, text, title=title)
+
+
+# A page's byline, "发布时间：2024年08月26日", stands in the site's chrome beside the
+# article, which is pruned: it is the page's publication date, so it is kept as a line.
+_BYLINE = re.compile(r"(?:发布|發布|發佈|发表|發表|公布|公佈)(?:日期|时间|時間)\s*[:：]\s*"
+                     r"(?:(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+                     r"|(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2})")
+
+
+def _byline(soup) -> str:
+    """The first labelled publication date in the page's text, "" if none."""
+    for string in soup.find_all(string=_BYLINE):
+        return _collapse(_BYLINE.search(string).group())
+    return ""
 
 
 def _title_line(line: str) -> str:
@@ -447,8 +477,10 @@ def _table_row(tr) -> str:
 # --- PDF -------------------------------------------------------------------------
 
 
-def _load_pdf(data: bytes, source: str) -> LoadedDocument:
-    """The text layer page by page; page_starts marks where each page begins."""
+def _load_pdf(data: bytes, source: str, ocr: OcrEngine | None = None,
+              progress: PageProgress | None = None) -> LoadedDocument:
+    """The text layer page by page, or OCR's text where a page has no usable layer;
+    page_starts marks where each page begins."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError
 
@@ -467,22 +499,23 @@ def _load_pdf(data: bytes, source: str) -> LoadedDocument:
             raise LoadError(
                 f"{source}: the PDF is password-protected; save an unencrypted copy and load that"
             )
-    parts: list[str] = []
-    starts: list[int] = []
-    offset = 0
-    for page in reader.pages:
-        text = _newlines(page.extract_text() or "").strip()
-        starts.append(offset)
-        parts.append(text)
-        offset += len(text) + 2  # the "\n\n" that joins pages
-    text = "\n\n".join(parts)
-    if not text.strip():
-        raise LoadError(f"{source}: the PDF has no text layer (scanned?); run OCR first")
+    pages = list(reader.pages)
+    layers = [_newlines(page.extract_text() or "").strip() for page in pages]
+    parts, ocr_pages = read_pdf_pages(data, layers, pages, source, ocr, progress)
+    starts = tuple(accumulate((len(part) + 2 for part in parts[:-1]), initial=0))  # "\n\n"
     meta = reader.metadata
     title = _collapse(str(meta.title or "")) if meta else ""
     # Word's PDF export writes its window title: "Microsoft Word - 通知.docx".
     title = re.sub(r"^Microsoft Word - |\.(?:docx?|wps)$", "", title, flags=re.I).strip()
-    return LoadedDocument(source, text, title=title, page_starts=tuple(starts))
+    return LoadedDocument(source, "\n\n".join(parts), title=title, page_starts=starts,
+                          ocr_pages=ocr_pages)
+
+
+def _load_image(data: bytes, source: str, ocr: OcrEngine | None = None,
+                progress: PageProgress | None = None) -> LoadedDocument:
+    """A picture of a document, read by OCR: one page."""
+    page = read_image(data, source, ocr, progress)
+    return LoadedDocument(source, page.text, page_starts=(0,), ocr_pages=(1,))
 
 
 # --- DOCX ------------------------------------------------------------------------
@@ -584,4 +617,7 @@ _FORMATS: dict[str, tuple[Callable[[bytes, str], LoadedDocument], str]] = {
     ".htm": (_load_html, "HTML"),
     ".pdf": (_load_pdf, "PDF"),
     ".docx": (_load_docx, "Word (.docx)"),
+    ".png": (_load_image, "PNG image"),
+    ".jpg": (_load_image, "JPEG image"),
+    ".jpeg": (_load_image, "JPEG image"),
 }

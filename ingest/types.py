@@ -16,13 +16,15 @@ class LoadedDocument:
     Loaders render structure into `text` the same way for every format: headings as
     Markdown lines ("## 标题"), paragraphs separated by a blank line, table rows as
     cells joined by " | ". `page_starts[i]` is the offset where page i + 1 begins
-    (PDF only; empty for formats without pages).
+    (PDF and images; empty for formats without pages). `ocr_pages`: the 1-based pages
+    whose text OCR read (ingest/ocr.py).
     """
 
     source: str
     text: str
     title: str = ""
     page_starts: tuple[int, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None for formats without pages."""

@@ -71,10 +71,12 @@ def render(answer: Answer) -> str:
     lines.append("来源：")
     for citation in answer.citations:
         c = citation.hit.chunk
+        facts = answer.documents.get(c.source)
         where = f"{c.source}:{c.start}-{c.end}" + (f" 第{c.page}页" if c.page else "")
+        if facts is not None and facts.read_by_ocr(c.page):
+            where += "（OCR识别）"
         lines.append(f"[{citation.marker}] {c.title}" + (f" > {c.heading}" if c.heading else ""))
         lines.append(f"    {where}")
-        facts = answer.documents.get(c.source)
         if facts is not None and facts.summary():
             lines.append(f"    {facts.summary(date.today().year)}")
         text = c.text

@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 
 from zhice.assistant.cli.common import (
@@ -21,7 +22,8 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
     if command == "ingest":
         what = p.add_mutually_exclusive_group(required=True)
         what.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH",
-                          help="files or folders (txt, md, html, pdf, docx)")
+                          help="files or folders (txt, md, html, pdf, docx; scans and "
+                          "png/jpg images by OCR)")
         what.add_argument("--rebuild", action="store_true",
                           help="make the index again from the texts its database stores "
                           "(when it is damaged), with the embedder and chunk size it "
@@ -75,13 +77,13 @@ def _ingest(args: argparse.Namespace) -> int:
     if not files:
         for failure in failures:
             print(f"zhice: skipped {failure.reason}", file=sys.stderr)
-        raise UsageError("nothing to ingest: no readable file (txt, md, html, pdf, docx) "
-                         "among the given paths")
+        raise UsageError("nothing to ingest: no readable file (txt, md, html, pdf, docx, png, "
+                         "jpg) among the given paths")
     with open_index(index_dir(args), embedder=args.embedder, create=True,
                     store=args.store) as index:
         with _Progress(len(files)) as progress:
             summary = index_files(index, args.paths, progress, size, overlap,
-                                  workers=args.workers)
+                                  workers=args.workers, pages=progress.pages)
         index.record_chunking(size, overlap)
     for failure in summary.failures:
         print(f"zhice: skipped {failure.reason}", file=sys.stderr)
@@ -147,19 +149,24 @@ def _list(args: argparse.Namespace) -> int:
     for f in files:
         stated = " · ".join(x for x in (*f.facts.doc_numbers, "、".join(f.facts.issuers),
                                         f.facts.date) if x)
+        ocr = f"  [OCR: {len(f.facts.ocr_pages)} pages]" if f.facts.ocr_pages else ""
         print(f"{f.source:<{width}}  {f.chunks:>5} chunks  {f.title}"
-              + (f"  ({stated})" if stated else ""))
+              + (f"  ({stated})" if stated else "") + ocr)
     print(f"{len(files)} documents, {sum(f.chunks for f in files)} chunks")
     return 0
 
 
 class _Progress:
-    """A progress bar on a terminal (files, chunks, rate, time left); silent otherwise."""
+    """A progress bar on a terminal (files, chunks, rate, time left), and one for the
+    pages of a scan while OCR reads it; silent otherwise."""
 
     def __init__(self, total: int):
         self.total = total
         self.chunks = 0
         self._bar = None
+        self._ocr = None  # the task of the scan being read, and its source
+        self._ocr_source = ""
+        self._lock = threading.Lock()  # pages() runs in the loading thread
 
     def __enter__(self) -> "_Progress":
         if sys.stderr.isatty() and self.total:
@@ -173,24 +180,47 @@ class _Progress:
             )
 
             self._bar = Progress(
-                TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
-                TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[what]}"), TimeRemainingColumn(),
+                TextColumn("{task.fields[current]}"),
                 console=Console(stderr=True), transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task("ingest", total=self.total, chunks=0,
-                                            rate="", current="")
+            self._task = self._bar.add_task("ingest", total=self.total, what="files",
+                                            current="")
         return self
+
+    def pages(self, source: str, done: int, total: int) -> None:
+        """OCR's progress on a scan (called from the loading thread)."""
+        if self._bar is None:
+            return
+        with self._lock:
+            if self._ocr is not None and done == 0:  # the next scan: its own rate and time
+                self._drop_ocr()
+            if self._ocr is None:
+                self._ocr = self._bar.add_task("OCR", total=total, what="pages",
+                                               current=source)
+                self._ocr_source = source
+            self._bar.update(self._ocr, total=total, completed=done, current=source)
+            if done == total:
+                self._drop_ocr()
+
+    def _drop_ocr(self) -> None:
+        self._bar.remove_task(self._ocr)
+        self._ocr = None
 
     def __call__(self, source: str, result) -> None:
         if result:
             self.chunks += result.chunks
+        with self._lock:
+            if self._ocr is not None and self._ocr_source == source:  # failed half way
+                self._drop_ocr()
         if self._bar is not None:
             task = self._bar.tasks[0]
             elapsed = task.elapsed or 1e-9
-            self._bar.update(self._task, advance=1, chunks=self.chunks,
-                             rate=f"{self.chunks / elapsed:.1f} chunks/s", current=source)
+            self._bar.update(self._task, advance=1, current=source,
+                             what=f"files · {self.chunks} chunks · "
+                             f"{self.chunks / elapsed:.1f} chunks/s")
 
     def __exit__(self, *exc) -> None:
         if self._bar is not None:

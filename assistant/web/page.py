@@ -178,9 +178,13 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
             progress((done, total), desc=f"正在索引 {source}" if done < total else "完成",
                      unit="个文件")
 
+        def report_pages(source: str, done: int, total: int) -> None:
+            progress((done, total), desc=f"正在用OCR识别 {source}", unit="页")
+
         pairs = [(_upload_name(f), Path(_upload_path(f))) for f in (files or [])]
         try:
-            summary = service.upload(pairs, password, report, client=_client(request))
+            summary = service.upload(pairs, password, report, client=_client(request),
+                                     pages=report_pages)
         except ZhiceError as e:
             warn(e)
             return (gr.skip(), gr.skip(), gr.skip(), gr.skip())

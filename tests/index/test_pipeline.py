@@ -22,7 +22,7 @@ from zhice.index.pipeline import Failure, IngestSummary, collect, index_files
 from zhice.ingest.chunker import chunk_document
 from zhice.ingest.loaders import load
 
-SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx"
+SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx, .png, .jpg, .jpeg"
 
 
 @pytest.fixture(autouse=True)

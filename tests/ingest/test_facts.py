@@ -140,3 +140,17 @@ def test_facts_round_trip_as_json():
     f = extract_facts(NOTICE)
     assert DocumentFacts.from_dict(f.to_dict()) == f
     assert DocumentFacts().to_dict()["date"] is None and f.year() == 2014
+
+
+def test_a_pages_byline_above_the_title_is_neither_title_nor_date():
+    f = extract_facts("发布时间：2024年08月26日\n\n关于某事的通知\n\n正文一段。\n", "")
+    assert f.title == "关于某事的通知" and f.published == "2024-08-26" and f.date == ""
+
+
+def test_the_first_line_of_a_hard_wrapped_paragraph_is_no_title():
+    wrapped = ("首批十二个产业转型升级示范区以区域振兴和产业振兴为目\n\n"
+               "标，以产业结构调整和城市更新改造为重点，统筹推进营商环境\n\n"
+               "优化、创新能力提升、传统产业改造、新兴产业培育、产业园区\n\n"
+               "建设、产城融合发展和生态修复治理\n\n")
+    assert extract_facts(wrapped + "一业独大、一企独大，是许多城市面临的普遍问题。\n").title == ""
+    assert extract_facts("示范区建设成效显著\n\n" + wrapped).title == "示范区建设成效显著"

@@ -459,9 +459,11 @@ def test_corrupt_docx(tmp_path):
     assert "not a valid .docx" in message and "old .doc" in message
 
 
-def test_pdf_without_text_layer(tmp_path):
+def test_pdf_without_text_layer_or_text_to_read_on_its_page(tmp_path):
+    # drawn on, so read by OCR (tests/ingest/test_ocr.py), which finds no text either
     message = load_error(write(tmp_path, "扫描件.pdf", make_pdf([[]], draw_text=False)))
-    assert "no text layer (scanned?); run OCR first" in message
+    assert message == ("扫描件.pdf: no text, neither in the PDF's text layer nor found by OCR "
+                       "on page 1; check that the scan is legible")
 
 
 def test_password_protected_pdf(tmp_path):
@@ -496,7 +498,9 @@ def test_html_article_found_among_a_school_sites_chrome(tmp_path):
     doc = load(write(tmp_path, "school.html", page.encode()))
     assert doc.title == "关于加强技能人才工作的意见"  # the article's, not the column's
     text = doc.text
-    assert text.startswith("关于加强技能人才工作的意见\n\n一、总体要求……1\n\n第0条")
+    # the property line's date is the page's byline: kept, the rest of the line is not
+    assert text.startswith("发布时间：2022年10月10日\n\n"
+                           "关于加强技能人才工作的意见\n\n一、总体要求……1\n\n第0条")
     assert text.endswith("健全评价体系。")
     for chrome in ("今天是", "推荐阅读", "当前位置", "文章来源", "打印正文", "上一篇"):
         assert chrome not in text
@@ -509,3 +513,22 @@ def test_html_salutation_is_no_title_the_pages_title_stays(tmp_path):
             f"<div><a href='/m'>菜单</a></div><div><p>各市、县（市、区）教育局：</p>{body}</div>"
             "</body></html>")
     assert load(write(tmp_path, "n.html", page.encode())).title == "关于深化课程改革的通知"
+
+
+def test_html_byline_in_the_sites_chrome_stays_as_the_pages_first_line(tmp_path):
+    page = (
+        "<html><head><title>关于某事的通知</title></head><body>"
+        "<div class='nav'>首页</div>"
+        "<div class='property'><span>文章来源：</span><span>发布时间：2024年08月26日</span>"
+        "<span>点击数：</span></div>"
+        "<article><h1>关于某事的通知</h1><p>正文一段。</p></article></body></html>"
+    )
+    doc = load(write(tmp_path, "n.html", page.encode()))
+    assert doc.text == "发布时间：2024年08月26日\n\n# 关于某事的通知\n\n正文一段。"
+    assert doc.title == "关于某事的通知"
+
+
+def test_html_without_a_byline_gains_no_line(tmp_path):
+    page = "<body><article><h1>标题</h1><p>2024年8月26日发布了通知。</p></article></body>"
+    text = load(write(tmp_path, "p.html", page.encode())).text
+    assert text == "# 标题\n\n2024年8月26日发布了通知。"

@@ -16,7 +16,7 @@ from zhice.index.index import ZhiceIndex
 from zhice.ingest.chunker import chunk_document
 from zhice.ingest.loaders import load
 
-SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx"
+SUPPORTED = ".txt, .md, .markdown, .html, .htm, .pdf, .docx, .png, .jpg, .jpeg"
 # the console script installed beside the interpreter running the tests (any venv)
 ZHICE = Path(sys.executable).parent / "zhice"
 SUMMARY = re.compile(

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from zhice.index.embedders import make_embedder
-from zhice.index.embedders.e5 import WINDOW, E5SmallEmbedder
+from zhice.index.embedders.e5 import BULK_NICE, WINDOW, E5SmallEmbedder
 from zhice.index.embedders.e5_file import E5ConvertError
 from zhice.index.embedders.e5_onnx import MODEL_FILE, ensure_graph, graph_dir
 from zhice.index.embedders.model_cache import STAMP
@@ -162,6 +162,22 @@ def test_a_query_does_not_wait_for_a_batch(onnx_e5) -> None:
     asked = time.perf_counter()
     batch.join()
     assert finished and asked < finished[0]
+
+
+def test_a_batch_runs_below_the_questions_priority(onnx_e5, monkeypatch) -> None:
+    engine = onnx_e5._impl
+    embed, seen = engine._embed, []
+
+    def spying(text: str, prefix: str):
+        seen.append((prefix, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return embed(text, prefix)
+
+    monkeypatch.setattr(engine, "_embed", spying)
+    onnx_e5.embed_documents(TEXTS[:4])
+    onnx_e5.embed_query("碳达峰")
+    asked = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert {nice for prefix, nice in seen if prefix == "passage: "} == {max(BULK_NICE, asked)}
+    assert [nice for prefix, nice in seen if prefix == "query: "] == [asked]
 
 
 @pytest.mark.slow
