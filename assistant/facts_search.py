@@ -106,6 +106,9 @@ class FactsSearch:
 
     def __init__(self, index):
         self.index = index
+        # the last question's documents, by (question key, index generation): retrieval
+        # and FactsAnswerer ask for them in turn for the same question
+        self._last: tuple[tuple[str, int], list[str]] | None = None
 
     def __call__(self, question_key: str, k: int) -> list[tuple[int, float]]:
         fields = asked_facts(question_key)
@@ -122,12 +125,16 @@ class FactsSearch:
 
     def documents(self, question_key: str) -> list[str]:
         """The documents a question is about: those it names, else BM25's first."""
-        named = list(named_documents(self.index, question_key))
-        if named:
-            return named
-        hits = self.index.bm25_search(question_key, NAMED_DOCUMENTS * 10)
-        of = self.index.sources([cid for cid, _ in hits])
-        return list(dict.fromkeys(of[cid] for cid, _ in hits if cid in of))[:NAMED_DOCUMENTS]
+        asked = (question_key, self.index.generation())
+        if self._last and self._last[0] == asked:
+            return self._last[1]
+        named = named_documents(self.index, question_key)
+        if not named:
+            hits = self.index.bm25_search(question_key, NAMED_DOCUMENTS * 10)
+            of = self.index.sources([cid for cid, _ in hits])
+            named = list(dict.fromkeys(of[cid] for cid, _ in hits if cid in of))[:NAMED_DOCUMENTS]
+        self._last = (asked, named)
+        return named
 
     def _holding(self, source: str, forms: Iterable[str]) -> list[int]:
         """Chunks of `source` whose search key holds one of `forms`, in BM25 order."""
@@ -162,11 +169,11 @@ class FactsAnswerer:
             facts = self.search.index.facts({h.chunk.source for h in hits})
             # the likelier field first; the documents the question is about first, each
             # in retrieval order
-            ordered = sorted(hits, key=lambda h: h.chunk.source not in named)
+            # (a passage of another year or another document states no fact of this one)
+            ordered = [h for h in sorted(hits, key=lambda h: h.chunk.source not in named)
+                       if not unmatched(question, [Citation(1, h)])]
             for field in fields:
                 for hit in ordered:
-                    if unmatched(question, [Citation(1, hit)]):
-                        continue  # another year's or another document's: not this one's fact
                     forms = written_forms(facts.get(hit.chunk.source, DocumentFacts()), field)
                     quote = _stating(hit.chunk.text, forms)
                     if quote:

@@ -270,9 +270,8 @@ _BYLINE = re.compile(r"(?:发布|發布|發佈|发表|發表|公布|公佈)(?:�
 
 def _byline(soup) -> str:
     """The first labelled publication date in the page's text, "" if none."""
-    for string in soup.find_all(string=_BYLINE):
-        return _collapse(_BYLINE.search(string).group())
-    return ""
+    string = soup.find(string=_BYLINE)
+    return _collapse(_BYLINE.search(string).group()) if string else ""
 
 
 def _title_line(line: str) -> str:
