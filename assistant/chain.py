@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from zhice.index.index import ZhiceIndex
 from zhice.ingest.normalize import strip_invisible
 
+from .answer_model import AnswerModel
 from .check import check_answer
 from .errors import BadQuestionError
 from .extractive import NOT_FOUND, ExtractiveAnswerer
@@ -137,9 +138,11 @@ class Assistant:
 
     @classmethod
     def open(cls, directory: Path | ZhiceIndex, embedder: str | None = None,
-             mode: str = "extractive", llm=None, **retriever_options) -> "Assistant":
+             mode: str = "extractive", llm=None, answer_model: AnswerModel | None = None,
+             **retriever_options) -> "Assistant":
         """Open the index and build the chain. `mode` is one of MODES; in "llm" mode
-        `llm` is an LlmConfig (default: from the environment).
+        `llm` is an LlmConfig (default: from the environment). `answer_model`: which
+        sentences answer and when to abstain (default: the fitted one).
 
         `directory` may be an index that is already open: assistants of several modes
         then share it (and the caller closes it).
@@ -164,7 +167,8 @@ class Assistant:
         owns = not isinstance(directory, ZhiceIndex)
         index = ZhiceIndex.open(directory, embedder=embedder) if owns else directory
         try:
-            answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
+            answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index), model=answer_model,
+                                          known=lambda term: index.df(term) > 0)
             if mode == "llm":
                 generator = LlmAnswerer(model, answerer)
             params = RetrievalParams.load()
