@@ -22,6 +22,7 @@ from zhice.index.contract import SearchIndex
 from zhice.index.stores import open_index
 from zhice.ingest.normalize import strip_invisible
 
+from .answer_model import AnswerModel
 from .check import check_answer
 from .errors import BadQuestionError
 from .extractive import NOT_FOUND, ExtractiveAnswerer
@@ -140,10 +141,12 @@ class Assistant:
 
     @classmethod
     def open(cls, directory: str | Path | SearchIndex, embedder: str | None = None,
-             mode: str = "extractive", llm=None, **retriever_options) -> "Assistant":
+             mode: str = "extractive", llm=None, answer_model: AnswerModel | None = None,
+             **retriever_options) -> "Assistant":
         """Open the index (a folder or a milvus: spec, see index/stores.py) and build the
         chain. `mode` is one of MODES; in "llm" mode `llm` is an LlmConfig (default: from
-        the environment).
+        the environment). `answer_model`: which sentences answer and when to abstain
+        (default: the fitted one).
 
         `directory` may be an index that is already open: assistants of several modes
         then share it (and the caller closes it).
@@ -168,7 +171,8 @@ class Assistant:
         owns = isinstance(directory, str | Path)
         index = open_index(directory, embedder=embedder) if owns else directory
         try:
-            answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index))
+            answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index), model=answer_model,
+                                          known=lambda term: index.df(term) > 0)
             if mode == "llm":
                 generator = LlmAnswerer(model, answerer)
             params = RetrievalParams.load()

@@ -65,11 +65,16 @@ def supports(sentence: str, passage: str) -> bool:
 
 def unmatched(question: str, citations) -> tuple[str, ...]:
     """The question's constraints (question.constraints: years, named documents,
-    ordinals) that no cited passage holds, with its heading and its document's title.
-    A document's name counts as held when most of its bigrams are: titles quote it with
-    other marks or a word more."""
-    context = "\n".join(match_key(x) for c in citations
-                        for x in (c.hit.chunk.text, c.hit.chunk.heading, c.hit.chunk.title))
+    ordinals) that no cited passage holds, with its heading and its document's title."""
+    return unmatched_in(question, [x for c in citations for x in
+                                   (c.hit.chunk.text, c.hit.chunk.heading, c.hit.chunk.title)])
+
+
+def unmatched_in(question: str, texts) -> tuple[str, ...]:
+    """The question's constraints that none of `texts` holds. A document's name counts
+    as held when most of its bigrams are: titles quote it with other marks or a word
+    more."""
+    context = "\n".join(match_key(x) for x in texts)
     out = []
     for constraint in constraints(question):
         key = match_key(constraint)

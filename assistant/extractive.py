@@ -2,68 +2,48 @@
 question, each marked with the passage it came from. No model needed, nothing invented.
 """
 
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from zhice.index.segment import THOUSANDS_SEP, ChineseSegmenter
+from zhice.index.segment import ChineseSegmenter
 from zhice.ingest.normalize import is_traditional, search_key, to_simplified
 from zhice.ingest.split import sentence_keys, sentence_spans
 
-from .params import AbstentionParams
-from .question import (
-    ANSWER_NOUNS,
-    FILLER,
-    QUESTION_FIGURE,
-    answer_patterns,
-    question_focus,
-    question_kinds,
+from .answer_model import AnswerModel
+from .features import (
+    Asked,
+    Passage,
+    Row,
+    Sentence,
+    analyse,
+    bigrams,
+    evidence_values,
+    letters,
+    sentence_rows,
 )
+from .question import FILLER, answer_patterns, question_kinds
 from .types import Answer, Citation, Hit
 
-# Evidence = coverage of the question by the best sentence, less `missing_weight` times
-# the share of question terms that the best sentence's passage lacks, less
-# `figure_penalty` for each figure or ordinal of the question ("2024年", "第七届") it
-# lacks, less `focus_weight` times the share it lacks of what the question asks for
-# (question_focus), less `type_penalty` when the question wants a typed answer (a year,
-# a sum of money, a share, a count of things: answer_patterns) and the passage holds
-# nothing of that type. The question side of each is in question.py. Below `threshold`
-# the assistant abstains. The five are fitted by eval/calibrate.py and stored in
-# assistant/abstention.json (params.AbstentionParams).
+# Which sentences answer and whether to answer at all are the fitted answer model's
+# (answer_model.py, over the named features of features.py). The hand-weighted sentence
+# score below (score, passage_scores) is only the re-ranker's feature, fitted with it in
+# assistant/retrieval.json.
 
 NOT_FOUND = "文档中没有找到能回答这个问题的内容。"
 
-# Sentence features that answer a kind of question (_kind_bonus)
+# Sentence features that answer a kind of question (_kind_bonus, the re-ranker's score)
 _FIGURE = re.compile(r"\d")
 _BOUND = re.compile(r"以上|以下|以内|左右|上下")
 _VALUE = re.compile(r"[\d〇零一二两三四五六七八九十百千万亿]")
 _LIST = re.compile(r"[、；;]")
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定")
 _CONTEXT = 0.5  # weight of a question term found in the passage but not in the sentence
-_NOT_LETTER = re.compile(r"[\W_]+")  # keeps what str.isalnum() keeps, CJK included
-_STOP_CHARS = frozenset("的了是在和与及或等也都就还而并其之这那有个吗呢吧啊呀么什怎哪几多少谁请问")
 _CACHE_SIZE = 20_000  # analysed passages kept; about 10 kB each
 _MAX_QUOTE = 160  # characters of one quoted sentence before it is narrowed to its best clauses
 _CLAUSE = re.compile(r"[^，,；;：:]+[，,；;：:]?")
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    start: int  # in the passage text
-    end: int
-    key: str
-    tokens: frozenset[str]
-    # its letters, digits and CJK only: a question bigram (_bigrams) is one of its
-    # bigrams when it is a substring of these, found without building the set
-    letters: str
-
-
-@dataclass(frozen=True)
-class _Passage:
-    sentences: tuple[_Sentence, ...]
-    tokens: frozenset[str]  # of the whole passage and its heading
-    letters: str  # its sentences' and its heading's, one a line: no bigram bridges two
 
 
 @dataclass(frozen=True)
@@ -76,33 +56,16 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class EvidenceFeatures:
-    """What the evidence score is made of, all about the passage of the best sentence.
-    coverage: of the question by the best sentence (0-1); missing: idf-weighted share of
-    question terms the passage lacks (0-1); figures: question figures it lacks; focus:
-    weighted share it lacks of the terms naming what the question asks for (0-1)."""
+class Judgement:
+    """What the answer model made of a question and its passages: the candidate
+    sentences best first with their log-odds of holding the answer, the evidence
+    features and the probability that the passages answer the question."""
 
-    coverage: float
-    missing: float
-    figures: int
-    focus: float = 0.0
-    untyped: int = 0  # 1 when the question wants a typed answer the passage does not hold
-
-
-def evidence_score(f: EvidenceFeatures, missing_weight: float, figure_penalty: float,
-                   focus_weight: float, type_penalty: float) -> float:
-    """Coverage less the weighted penalties (AbstentionParams.weights, in that order)."""
-    return (f.coverage - missing_weight * f.missing - figure_penalty * f.figures
-            - focus_weight * f.focus - type_penalty * f.untyped)
-
-
-def _letters(key: str) -> str:
-    return _NOT_LETTER.sub("", key)
-
-
-def _bigrams(key: str) -> set[str]:
-    chars = _letters(key)
-    return {a + b for a, b in zip(chars, chars[1:]) if not (a in _STOP_CHARS and b in _STOP_CHARS)}
+    asked: Asked
+    rows: tuple[Row, ...]
+    logits: tuple[float, ...]
+    evidence: tuple[float, ...]
+    probability: float
 
 
 def _credits(weights: dict[str, float], found: Container[str], credit: float) -> dict[str, float]:
@@ -116,68 +79,47 @@ class ExtractiveAnswerer:
     Args:
         segmenter: the same word segmenter the BM25 index uses.
         idf: weight of a query term (rarer terms matter more); uniform when None.
-        abstention: when to abstain (default: the fitted assistant/abstention.json).
+        model: which sentences answer and when to abstain (default: the fitted
+            assistant/answer_model.json).
+        known: whether the index holds a term at all; every term when None.
     """
 
     def __init__(self, segmenter: ChineseSegmenter,
                  idf: Callable[[str], float] | None = None,
-                 abstention: AbstentionParams | None = None, max_sentences: int = 3,
-                 max_chars: int = 320):
+                 model: AnswerModel | None = None, max_sentences: int = 3,
+                 max_chars: int = 320, known: Callable[[str], bool] | None = None):
         self.segmenter = segmenter
         self.idf = idf or (lambda term: 1.0)
-        self.abstention = abstention or AbstentionParams.load()
+        self.known = known or (lambda term: True)
+        self.model = model or AnswerModel.load()
         self.max_sentences = max_sentences
         self.max_chars = max_chars
-        self._cache: OrderedDict[str, _Passage] = OrderedDict()
-        self._titles: dict[str, _Passage] = {}
+        self._cache: OrderedDict[str, Passage] = OrderedDict()
+        self._titles: dict[str, Passage] = {}
 
     def __call__(self, question: str, hits: Sequence[Hit]) -> Answer:
-        candidates = self.score(question, hits)
-        evidence = self.evidence(question, hits, candidates)
-        if evidence < self.abstention.threshold:
+        judged = self.judge(question, hits)
+        if not judged.rows or not self.model.answers(judged.probability):
             return Answer(question, NOT_FOUND, True, (), tuple(hits),
-                          extra={"evidence": evidence})
-        chosen = self._select(candidates, hits)
-        return self._compose(question, hits, chosen, evidence)
+                          extra={"evidence": judged.probability})
+        return self._compose(question, hits, self._select(judged, hits), judged.probability)
 
-    def evidence(self, question: str, hits: Sequence[Hit],
-                 candidates: list["_Candidate"] | None = None) -> float:
-        """How well the passages answer the question: the best sentence's coverage, less
-        penalties for question terms and figures that no passage holds."""
-        return evidence_score(self.features(question, hits, candidates),
-                              *self.abstention.weights)
+    def judge(self, question: str, hits: Sequence[Hit]) -> Judgement:
+        """The answer model's view: candidate sentences ranked, and whether to answer."""
+        asked, rows = self.candidates(question, hits)
+        logits = [self.model.sentence.logit(r.values) for r in rows]
+        evidence = evidence_values(asked, hits, rows, logits)
+        order = sorted(range(len(rows)), key=lambda j: (-logits[j], j))
+        return Judgement(asked, tuple(rows[j] for j in order), tuple(logits[j] for j in order),
+                         evidence, self.model.answerable(evidence))
 
-    def features(self, question: str, hits: Sequence[Hit],
-                 candidates: list["_Candidate"] | None = None) -> "EvidenceFeatures":
-        """The parts of the evidence score, kept apart so eval/calibrate.py can fit them."""
-        if candidates is None:
-            candidates = self.score(question, hits)
-        if not candidates:
-            return EvidenceFeatures(0.0, 1.0, 0)
-        qkey = search_key(question)
-        # the passage of the best sentence must hold what the question names: terms
-        # spread over several passages are how an unanswerable question looks answered
-        best = hits[candidates[0].hit_index].chunk
-        # with its heading and its document's title ("2023年中央一号文件" names the year
-        # its passages need not repeat); as the segmenter sees it: lower case ("GDP"),
-        # no thousands separators ("4,000")
-        context = THOUSANDS_SEP.sub("", "\n".join(
-            (best.key, search_key(best.heading), search_key(best.title))).lower())
-        figures = sum(1 for f in QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", qkey))
-                      if f not in context)
-        patterns = answer_patterns(question)
-        untyped = int(bool(patterns) and not any(p.search(context) for p in patterns))
-        return EvidenceFeatures(candidates[0].coverage, self._lacking(qkey, context), figures,
-                                self._lacking(question_focus(question), context,
-                                              ANSWER_NOUNS), untyped)
-
-    def _lacking(self, text: str, context: str, ignore: frozenset[str] = frozenset()) -> float:
-        """The idf-weighted share of the content terms of `text` that `context` lacks."""
-        terms = {t for t in self.segmenter(text)
-                 if t not in FILLER and t not in ignore and len(t) >= 2}
-        weights = {t: self.idf(t) for t in terms}
-        total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t not in context) / total if total else 0.0
+    def candidates(self, question: str, hits: Sequence[Hit]) -> tuple[Asked, list[Row]]:
+        """The question analysed and every sentence of the passages with its features, in
+        passage order: what eval/calibrate.py fits the answer model on."""
+        asked = analyse(question, self.segmenter, self.idf, self.known)
+        passages = [self._analyse(h) for h in hits]
+        titles = [self._title(h.chunk.title) for h in hits]
+        return asked, sentence_rows(asked, hits, passages, titles)
 
     def score(self, question: str, hits: Sequence[Hit], rank_prior: bool = True,
               title_credit: float = 0.0) -> list[_Candidate]:
@@ -191,7 +133,7 @@ class ExtractiveAnswerer:
         terms = {t for t in self.segmenter(qkey) if t not in FILLER}
         weights = {t: self.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
-        qgrams = _bigrams(qkey)
+        qgrams = bigrams(qkey)
         gram_weights = dict.fromkeys(qgrams, 1.0)
         kinds = question_kinds(question)
         patterns = answer_patterns(question)
@@ -231,7 +173,7 @@ class ExtractiveAnswerer:
             best[c.hit_index] = max(best[c.hit_index], c.score)
         return best
 
-    def _analyse(self, hit: Hit) -> "_Passage":
+    def _analyse(self, hit: Hit) -> Passage:
         """A passage's sentences with their tokens and bigrams; cached by content, since
         the same passages come back for question after question."""
         # keyed by the text, not the id: two texts with one search key (one in
@@ -247,53 +189,61 @@ class ExtractiveAnswerer:
         lines = hit.lines
         if lines is None or len(lines) != len(keys) + 1:
             lines = self.segmenter.passage(chunk.heading, chunk.text)
-        sentences = tuple(_Sentence(s, e, key, frozenset(tokens), _letters(key))
+        sentences = tuple(Sentence(s, e, key, frozenset(tokens), letters(key))
                           for (s, e, key), tokens in zip(keys, lines[1:]))
         # The passage's own words and letters are its sentences' plus its heading's:
         # words or bigrams bridging two sentences mean nothing.
-        passage = _Passage(sentences, frozenset(lines[0]).union(*(s.tokens for s in sentences)),
-                           "\n".join([_letters(search_key(chunk.heading)),
-                                      *(s.letters for s in sentences)]))
+        passage = Passage(sentences, frozenset(lines[0]).union(*(s.tokens for s in sentences)),
+                          "\n".join([letters(search_key(chunk.heading)),
+                                     *(s.letters for s in sentences)]))
         self._cache[chunk.text] = passage
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return passage
 
-    def _title(self, title: str) -> "_Passage":
+    def _title(self, title: str) -> Passage:
         """A document title's tokens and bigrams, cached like passages."""
         cached = self._titles.get(title)
         if cached is None:
             key = search_key(title)
-            cached = self._titles[title] = _Passage((), frozenset(self.segmenter(key)),
-                                                    _letters(key))
+            cached = self._titles[title] = Passage((), frozenset(self.segmenter(key)),
+                                                   letters(key))
         return cached
 
-    def _select(self, candidates: list[_Candidate], hits: Sequence[Hit]) -> list[_Candidate]:
-        """The best sentence, plus close runners-up that add something new."""
-        best = candidates[0]
+    def _select(self, judged: Judgement, hits: Sequence[Hit]) -> list[Row]:
+        """The best sentence, plus runners-up nearly as likely to be the answer (at least
+        the model's `runner_up` share of the best's odds) that add something new."""
+        rows, logits = judged.rows, judged.logits
+        best = rows[0]
         chosen = [best]
-        used = len(hits[best.hit_index].chunk.text[best.start : best.end])
-        for c in candidates[1:]:
-            if len(chosen) >= self.max_sentences or c.score < 0.8 * best.score:
+        used = best.end - best.start
+        floor = logits[0] + math.log(self.model.runner_up)
+        for c, logit in zip(rows[1:], logits[1:]):
+            if len(chosen) >= self.max_sentences or logit < floor:
                 break
             text = hits[c.hit_index].chunk.text[c.start : c.end]
-            if c.coverage < self.abstention.threshold or used + len(text) > self.max_chars:
+            if used + len(text) > self.max_chars:
                 continue
-            grams = _bigrams(search_key(text))
+            grams = bigrams(search_key(text))
             if any(_overlap(grams, hits[o.hit_index].chunk.text[o.start : o.end]) > 0.5
                    for o in chosen):
                 continue
             chosen.append(c)
             used += len(text)
+        # the best first (an answer that buries it under sentences that do not answer
+        # is how a right answer reads wrong), then the rest in reading order
+        first = [best]
         # a lead-in ("主要目标是：") says little without the sentence it introduces
         lead = hits[best.hit_index].chunk.text[best.start : best.end]
         if lead.endswith(("：", ":")) or len(lead) < 12:
             following = _next_sentence(hits[best.hit_index].chunk.text, best.end)
-            if following and following[0] not in {c.start for c in chosen}:
-                chosen.append(_Candidate(best.hit_index, *following, best.score, best.coverage))
-        return sorted(chosen, key=lambda c: (c.hit_index, c.start))
+            if following:
+                first.append(Row(best.hit_index, *following, best.values))
+        starts = {(c.hit_index, c.start) for c in first}
+        return first + sorted((c for c in chosen[1:] if (c.hit_index, c.start) not in starts),
+                              key=lambda c: (c.hit_index, c.start))
 
-    def _compose(self, question: str, hits: Sequence[Hit], chosen: list[_Candidate],
+    def _compose(self, question: str, hits: Sequence[Hit], chosen: list[Row],
                  evidence: float) -> Answer:
         """The answer text with [n] markers; citations numbered by first use."""
         simplify = not is_traditional(question)
@@ -358,7 +308,7 @@ def _kind_bonus(kinds: set[str], patterns: list[re.Pattern], key: str) -> float:
 
 
 def _overlap(grams: set[str], other: str) -> float:
-    o = _bigrams(search_key(other))
+    o = bigrams(search_key(other))
     return len(grams & o) / (min(len(grams), len(o)) or 1)
 
 

@@ -2,7 +2,8 @@
 datasets it was fitted on and their SHA-256, read when an assistant opens:
 
 - `retrieval.json` (RetrievalParams), written by `python -m zhice.eval.fit_retrieval`;
-- `abstention.json` (AbstentionParams), written by `python -m zhice.eval.calibrate --write`.
+- `answer_model.json` (answer_model.AnswerModel), written by
+  `python -m zhice.eval.calibrate --write`.
 
     params = RetrievalParams.load()
     CoverageReranker(scorer, params.fused_weight, params.bm25_weight, params.list_bonus)
@@ -16,7 +17,6 @@ from pathlib import Path
 from .errors import BadParamsError
 
 PARAMS_FILE = "retrieval.json"
-ABSTENTION_FILE = "abstention.json"
 
 
 @dataclass(frozen=True)
@@ -34,31 +34,6 @@ class RetrievalParams:
         """The fitted parameters (`path`, else the packaged file)."""
         return _load(cls, path or files(__package__).joinpath(PARAMS_FILE),
                      "python -m zhice.eval.fit_retrieval")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class AbstentionParams:
-    """When the extractive answerer abstains: below `threshold`, the evidence score
-    (extractive.evidence_score) is too weak; the weights are its penalties."""
-
-    threshold: float
-    missing_weight: float
-    figure_penalty: float
-    focus_weight: float
-    type_penalty: float
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> "AbstentionParams":
-        """The fitted parameters (`path`, else the packaged file)."""
-        return _load(cls, path or files(__package__).joinpath(ABSTENTION_FILE),
-                     "python -m zhice.eval.calibrate --index DIR --write")
-
-    @property
-    def weights(self) -> tuple[float, float, float, float]:
-        return (self.missing_weight, self.figure_penalty, self.focus_weight, self.type_penalty)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,6 +10,10 @@ the best mean MRR@10 over the sets (each set counting equally; then R@1; then th
 earlier in the grid, which starts at the values in use) is printed and, with --write,
 stored in assistant/retrieval.json with the SHA-256 of each dataset. Fit on tuning data
 only: the dev set's tuning half, the public set; never on a held-out set (eval/README.md).
+
+It also prints each set's 5-fold cross-validated retrieval metrics: every question
+re-ranked by the setting fitted without its fold, what to expect of the weights on
+questions they were not fitted on (the public set's floors, eval/floors.json).
 """
 
 import argparse
@@ -26,19 +30,22 @@ from zhice.ingest.errors import ZhiceError
 
 from .dataset import UNANSWERABLE, load_dataset
 from .fitting import index_dataset_pairs, write_params
-from .metrics import is_gold
+from .metrics import budget_count, is_gold, ndcg_at, recall_at, reciprocal_rank
 
 FUSED_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
 BM25_WEIGHTS = (0.0, 0.1, 0.3, 0.5, 0.8)
 LIST_BONUSES = (0.0, 0.1, 0.2)
 TITLE_CREDITS = (0.0, 0.75, 1.0)  # at or below the passage context's 0.5 it changes nothing
 RANKED = 10  # MRR@10
+FOLDS = 5
+CV_METRICS = ("R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "budget_recall")
 
 
 def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float, ...]
-               ) -> dict[float, list[list[tuple[tuple, bool]]]]:
-    """Per title credit, per answerable question: (features, is gold) of each fused
-    candidate, in fused order."""
+               ) -> dict[float, list[list[tuple[tuple, bool, int]]]]:
+    """Per title credit, per answerable question: (features, is gold, characters) of each
+    fused candidate, in fused order (characters without whitespace, as budget recall
+    counts them)."""
     questions = [q for q in load_dataset(dataset) if q.type != UNANSWERABLE]
     out: dict[float, list] = {credit: [] for credit in credits}
     with Assistant.open(directory) as assistant:
@@ -49,8 +56,9 @@ def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float,
         for q in questions:
             head = fused.retrieve(q.question, depth)
             gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
+            chars = [len("".join(h.chunk.text.split())) for h in head]
             for credit, rerank in rerankers.items():
-                out[credit].append(list(zip(rerank.features(q.question, head), gold)))
+                out[credit].append(list(zip(rerank.features(q.question, head), gold, chars)))
     return out
 
 
@@ -61,17 +69,47 @@ def score(sets: list[dict[float, list]], setting: tuple) -> list[tuple[float, fl
     out = []
     for by_credit in sets:
         questions = by_credit[credit]
-        rr = []
-        for cands in questions:
-            # ties keep fused order, as the re-ranker's sort by (score, id) nearly does
-            order = sorted(range(len(cands)),
-                           key=lambda i: -sum(a * b for a, b in zip(w, cands[i][0])))
-            rank = next((r for r, i in enumerate(order[:RANKED], 1) if cands[i][1]), None)
-            rr.append(1 / rank if rank else 0.0)
+        rr = [reciprocal_rank(gold_ranks(cands, w), RANKED) for cands in questions]
         n = max(len(rr), 1)
         # R@5: a reciprocal rank of at least 1/5
         out.append((sum(rr) / n, sum(x == 1.0 for x in rr) / n, sum(x >= 0.2 for x in rr) / n))
     return out
+
+
+def reranked(cands: list[tuple], w: tuple[float, ...]) -> list[tuple]:
+    """The candidates re-ranked by the weights `w` of their features."""
+    # ties keep fused order, as the re-ranker's sort by (score, id) nearly does
+    return sorted(cands, key=lambda c: -sum(a * b for a, b in zip(w, c[0])))
+
+
+def gold_ranks(cands: list[tuple], w: tuple[float, ...]) -> list[int]:
+    """1-based ranks of the gold candidates once re-ranked by `w`."""
+    return [r for r, c in enumerate(reranked(cands, w), 1) if c[1]]
+
+
+def cross_validated(sets, current: RetrievalParams, folds: int = FOLDS
+                    ) -> list[dict[str, float]]:
+    """Per set, its retrieval metrics (CV_METRICS) with each question re-ranked by the
+    setting `fit` chooses without its fold (question i of a set is in fold i % folds)."""
+    per_set: list[list[dict[str, float]]] = [[] for _ in sets]
+    for k in range(folds):
+        train = [{credit: [q for i, q in enumerate(qs) if i % folds != k]
+                  for credit, qs in s.items()} for s in sets]
+        credit, *weights = fit(train, current)[0][1]
+        for s, out in zip(sets, per_set):
+            for cands in s[credit][k::folds]:
+                out.append(_metrics(reranked(cands, (1.0, *weights))))
+    return [{m: sum(q[m] for q in qs) / len(qs) for m in CV_METRICS} if qs else {}
+            for qs in per_set]
+
+
+def _metrics(ranked: list[tuple]) -> dict[str, float]:
+    """The retrieval metrics of one question's re-ranked candidates (metrics.summarize)."""
+    ranks = [r for r, c in enumerate(ranked, 1) if c[1]]
+    budget = budget_count([c[2] for c in ranked])
+    return {"R@1": recall_at(ranks, 1), "R@5": recall_at(ranks, 5),
+            "R@10": recall_at(ranks, 10), "MRR@10": reciprocal_rank(ranks, RANKED),
+            "nDCG@10": ndcg_at(ranks, 10), "budget_recall": recall_at(ranks, budget)}
 
 
 def mean(per_set: list[tuple[float, ...]]) -> tuple[float, float]:
@@ -135,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
               + "  ".join(" / ".join(f"{x:.3f}" for x in s) for s in per_set))
     print(f"in use {in_use(current)}: mean MRR@10 {mean(now)[0]:.3f}; "
           f"best {best}: mean MRR@10 {mean(best_sets)[0]:.3f}")
+    print(f"{FOLDS}-fold cross-validated (each question re-ranked by the best setting "
+          "without its fold):")
+    for (_, f), cv in zip(pairs, cross_validated(sets, current)):
+        print(f"  {f.name}: " + ", ".join(f"{m} {v:.3f}" for m, v in cv.items()))
     if args.write:
         params = {**current.to_dict(), "title_credit": best[0], "fused_weight": best[1],
                   "bm25_weight": best[2], "list_bonus": best[3]}

@@ -77,12 +77,18 @@ def ndcg_at(ranks: Sequence[int], k: int = 10) -> float:
 def budget_ranks(result: dict, budget: int = BUDGET_CHARS) -> int:
     """How many of the best retrieved passages fit in `budget` characters together
     (whitespace not counted); at least 1 when anything was retrieved."""
+    return budget_count([len(_SPACE.sub("", p["text"])) for p in result["retrieved"]], budget)
+
+
+def budget_count(chars: Sequence[int], budget: int = BUDGET_CHARS) -> int:
+    """How many of the first passages, of `chars` characters each, fit in `budget`
+    together; at least 1 when there is any."""
     used = 0
-    for n, passage in enumerate(result["retrieved"]):
-        used += len(_SPACE.sub("", passage["text"]))
+    for n, c in enumerate(chars):
+        used += c
         if used > budget and n > 0:
             return n
-    return len(result["retrieved"])
+    return len(chars)
 
 
 def budget_recall(question: Question, result: dict, budget: int = BUDGET_CHARS) -> float:

@@ -1,30 +1,25 @@
 """The extractive answerer on hand-written passages: which sentence answers a question,
-how it is cited, when the answerer abstains, and what its evidence score is made of.
+how it is cited, and when the answerer abstains (by the fitted answer model,
+assistant/answer_model.py, unless a test gives it another).
 
 Every answerer here weighs all question terms alike (idf None) unless a test says
-otherwise, so the expected features can be worked out by hand.
+otherwise. The features the model reads are tested in test_features.py.
 """
 
 import re
-from dataclasses import astuple, replace
+from dataclasses import replace
 
 import pytest
 
+from zhice.assistant.answer_model import AnswerModel
 from zhice.assistant.check import check_answer, claims
-from zhice.assistant.extractive import (
-    NOT_FOUND,
-    EvidenceFeatures,
-    ExtractiveAnswerer,
-    direct_value,
-    evidence_score,
-)
-from zhice.assistant.params import AbstentionParams
+from zhice.assistant.extractive import NOT_FOUND, ExtractiveAnswerer, direct_value
 from zhice.assistant.types import Hit
 from zhice.index.segment import ChineseSegmenter
 from zhice.ingest.normalize import search_key
 from zhice.ingest.types import Chunk
 
-FITTED = AbstentionParams.load()
+FITTED = AnswerModel.load()
 LIST = "黄石有矿冶峡谷、铜绿山古铜矿遗址、华新水泥厂旧址等特色工业旅游景点。"
 HUANGSHI = "黄石是一座矿冶城市，特色工业旅游资源丰富。" + LIST + "这些景点每年吸引大量游客。"
 ZHUZHOU = (
@@ -97,8 +92,7 @@ def test_a_figure_question_is_answered_by_the_sentence_with_the_figure(
     assert citation.hit is hits[1]
     assert citation.quotes == (sentence,)
     assert answer.retrieved == tuple(hits)
-    assert answer.extra["evidence"] == evidence_score(answerer.features(question, hits),
-                                                        *FITTED.weights)
+    assert answer.extra["evidence"] == answerer.judge(question, hits).probability
 
 
 def test_the_figure_bonus_beats_a_sentence_that_covers_more_of_the_question(segmenter):
@@ -140,13 +134,18 @@ def test_a_definition_question_is_answered_by_the_defining_sentence(segmenter, q
     assert answerer(question, hits).answer == DEFINITION + "[1]"
 
 
-def test_close_runners_up_of_one_passage_share_its_marker_in_passage_order(answerer):
-    hits = corpus()
-    answer = answerer("什么是工业遗产？", hits)
-    assert answer.answer == f"工业遗产保护利用是城市更新的重要内容。[1]{DEFINITION}[1]"
+def test_runners_up_join_the_best_after_it_in_reading_order_under_one_marker(segmenter):
+    hits = [hit(1, HERITAGE, "heritage.txt")]
+    first, *rest = [s + "。" for s in HERITAGE.split("。") if s]
+    # runners-up at any odds join: the defining sentence first, the others in order
+    joining = ExtractiveAnswerer(segmenter, model=replace(FITTED, runner_up=1e-9))
+    answer = joining("什么是工业遗产？", hits)
+    assert answer.answer == f"{DEFINITION}[1]{first}[1]{rest[1]}[1]"
     [citation] = answer.citations
-    assert citation.hit is hits[2]
-    assert citation.quotes == ("工业遗产保护利用是城市更新的重要内容。", DEFINITION)
+    assert citation.quotes == (DEFINITION, first, rest[1])
+    # only a tie joins at a share of 1
+    alone = ExtractiveAnswerer(segmenter, model=replace(FITTED, runner_up=1.0))
+    assert alone("什么是工业遗产？", hits).answer == f"{DEFINITION}[1]"
 
 
 # ---- citations ---------------------------------------------------------------------
@@ -221,17 +220,18 @@ def test_a_long_sentence_is_cut_to_a_run_of_its_clauses_ending_as_a_sentence(ans
 def test_a_question_about_nothing_in_the_passages_abstains_with_the_hits_attached(answerer):
     hits = corpus()
     question = "火星探测器什么时候发射？"
-    assert answerer.features(question, hits) == EvidenceFeatures(0.0, 1.0, 0, 0.0)
+    judged = answerer.judge(question, hits)
+    assert judged.probability < FITTED.threshold
     answer = answerer(question, hits)
     assert answer.abstained
     assert answer.answer == NOT_FOUND
     assert answer.citations == ()
     assert answer.retrieved == tuple(hits)
-    assert answer.extra["evidence"] == -FITTED.missing_weight
+    assert answer.extra["evidence"] == judged.probability
 
 
 def test_no_hits_abstains(answerer):
-    assert answerer.features("株洲的地区生产总值是多少？", []) == EvidenceFeatures(0.0, 1.0, 0)
+    assert answerer.judge("株洲的地区生产总值是多少？", []).rows == ()
     answer = answerer("株洲的地区生产总值是多少？", [])
     assert answer.abstained
     assert answer.answer == NOT_FOUND
@@ -239,100 +239,33 @@ def test_no_hits_abstains(answerer):
     assert answer.retrieved == ()
 
 
-# ---- what the question asks for ----------------------------------------------------
+def test_the_judgement_ranks_every_sentence_best_first(answerer):
+    hits = corpus()
+    judged = answerer.judge("株洲规模以上工业企业有几家？", hits)
+    assert len(judged.rows) == sum(len(re.findall("。", h.chunk.text)) for h in hits)
+    assert list(judged.logits) == sorted(judged.logits, reverse=True)
+    best = judged.rows[0]
+    best_text = hits[best.hit_index].chunk.text[best.start : best.end]
+    assert best_text == "全市规模以上工业企业有1800家。"
+    assert judged.probability == FITTED.answerable(judged.evidence)
 
 
-def test_a_typed_question_whose_passage_holds_no_such_answer_is_untyped(answerer):
-    hits = [hit(1, "大宝山矿实施生态修复，昔日矿山重新变绿。", "dabao.txt")]
-    assert answerer.features("大宝山矿的生态修复一共投入了多少资金？", hits).untyped == 1
-    hits = [hit(1, "大宝山矿实施生态修复，投入资金2.1亿元。", "dabao.txt")]
-    assert answerer.features("大宝山矿的生态修复一共投入了多少资金？", hits).untyped == 0
-
-
-@pytest.mark.parametrize(
-    ("question", "focus"),
-    [
-        ("罗克鲁瓦战役的结果是什么？", 0.0),  # the text states the result, not the word
-        ("株洲转型的原因是什么？", 0.0),  # a reason is stated, seldom named
-        ("株洲的地区生产总值是多少？", 1.0),
-    ],
-)
-def test_nouns_naming_the_kind_of_answer_are_no_focus(answerer, question, focus):
-    hits = [hit(1, "罗克鲁瓦战役以法国军队的获胜而告终。吴少阳是沧州清池人。株洲是老工业基地。",
-                "x.txt")]
-    assert answerer.features(question, hits).focus == focus
-
-
-# ---- the evidence score ------------------------------------------------------------
-
-
-def test_focus_counts_when_the_best_passage_lacks_what_is_asked_for(answerer):
-    hits = [hit(1, "2024年株洲研发投入强度达到3.1%。", "zhuzhou.txt")]
-    question = "株洲2024年的地区生产总值是多少？"
-    # question terms: 株洲 2024 2024年 年 地区 生产 总值 生产总值; the sentence has the
-    # first four, and 5 of the question's 14 bigrams (02 20 24 4年 株洲)
-    coverage = 0.6 * 4 / 8 + 0.4 * 5 / 14
-    # of the 7 terms of two or more characters, 地区 生产 总值 生产总值 are missing
-    features = answerer.features(question, hits)
-    # it asks for an amount (多少) and the passage holds one, 3.1%: an answer type it has
-    assert astuple(features) == pytest.approx((coverage, 4 / 7, 0, 1.0, 0))
-    answer = answerer(question, hits)
-    assert answer.abstained
-    assert answer.extra["evidence"] == pytest.approx(
-        coverage - FITTED.missing_weight * 4 / 7 - FITTED.focus_weight * 1.0)
-
-
-def test_focus_is_zero_when_the_best_passage_has_what_is_asked_for(answerer):
-    features = answerer.features("株洲2024年的地区生产总值是多少？", [hit(1, GDP_2024, "z.txt")])
-    assert (features.missing, features.figures, features.focus) == (0.0, 0, 0.0)
-
-
-def test_what_the_document_title_names_the_passage_need_not_repeat(answerer):
-    # the year is in the title of the report the passage comes from
-    text = "全市地区生产总值达到4068亿元，同比增长6.1%。"
-    chunk = Chunk("report.txt", 1, text, search_key(text), "一、经济发展", 0, len(text),
-                  title="2023年株洲市政府工作报告")
-    features = answerer.features("株洲2023年的地区生产总值是多少？", [Hit(1, chunk, 1.0)])
-    assert (features.missing, features.figures, features.focus) == (0.0, 0, 0.0)
-    # the same passage in a report of another year lacks the year asked about
-    other = replace(chunk, title="2022年株洲市政府工作报告")
-    assert answerer.features("株洲2023年的地区生产总值是多少？", [Hit(1, other, 1.0)]).figures == 1
-
-
-def test_a_question_figure_the_passage_lacks_is_counted(answerer):
-    features = answerer.features("株洲2023年的地区生产总值是多少？", corpus())
-    # 2023 and 2023年 are 2 of the 7 terms: 株洲 2023 2023年 地区 生产 总值 生产总值
-    assert (features.missing, features.figures, features.focus) == (pytest.approx(2 / 7), 1, 0.0)
-
-
-def test_missing_terms_are_weighed_by_idf(segmenter):
-    idf = {"2023": 3.0, "2023年": 3.0}
-    answerer = ExtractiveAnswerer(segmenter, idf=lambda term: idf.get(term, 1.0))
-    features = answerer.features("株洲2023年的地区生产总值是多少？", corpus())
-    assert features.missing == pytest.approx(6 / 11)
-
-
-@pytest.mark.parametrize(
-    ("weights", "expected"),
-    [
-        ((0.4, 0.5, 0.8, 1.0), 0.9 - 0.2 - 1.0 - 0.2 - 1.0),
-        ((1.0, 0.2, 0.6, 0.5), 0.9 - 0.5 - 0.4 - 0.15 - 0.5),
-        ((0.0, 0.0, 0.0, 0.0), 0.9),
-    ],
-)
-def test_evidence_score_subtracts_each_weighted_penalty(weights, expected):
-    features = EvidenceFeatures(coverage=0.9, missing=0.5, figures=2, focus=0.25, untyped=1)
-    assert evidence_score(features, *weights) == pytest.approx(expected)
-
-
-def test_the_answerer_abstains_by_the_fitted_rule_unless_given_another(segmenter):
+def test_the_answerer_abstains_by_the_fitted_model_unless_given_another(segmenter):
     hits = corpus()
     question = "株洲2023年的地区生产总值是多少？"  # the passage lacks the year asked about
-    assert ExtractiveAnswerer(segmenter).abstention == AbstentionParams.load()
-    never = replace(FITTED, threshold=-100.0)
-    assert not ExtractiveAnswerer(segmenter, abstention=never)(question, hits).abstained
-    always = replace(FITTED, threshold=100.0)
-    assert ExtractiveAnswerer(segmenter, abstention=always)(GDP_2024, hits).abstained
+    assert ExtractiveAnswerer(segmenter).model == FITTED
+    never = replace(FITTED, threshold=0.0)
+    assert not ExtractiveAnswerer(segmenter, model=never)(question, hits).abstained
+    always = replace(FITTED, threshold=1.01)
+    assert ExtractiveAnswerer(segmenter, model=always)(GDP_2024, hits).abstained
+
+
+def test_the_neutral_model_answers_with_the_first_sentence(segmenter):
+    # every sentence scores alike: the first sentence of the first passage, whatever it says
+    answerer = ExtractiveAnswerer(segmenter, model=AnswerModel.neutral(), max_sentences=1)
+    answer = answerer("株洲规模以上工业企业有几家？", corpus())
+    assert not answer.abstained
+    assert answer.answer == "黄石是一座矿冶城市，特色工业旅游资源丰富。[1]"
 
 
 # ---- script ------------------------------------------------------------------------
@@ -354,19 +287,6 @@ def test_a_traditional_question_keeps_the_traditional_script(answerer):
 
 
 # ---- terms as the segmenter sees them ---------------------------------------------------
-
-
-def test_a_latin_term_in_capitals_is_found_in_the_passage(answerer):
-    hits = [hit(1, "2024年株洲GDP达到4068亿元，同比增长6.1%。", "zhuzhou.txt")]
-    features = answerer.features("株洲2024年的GDP是多少？", hits)
-    assert (features.missing, features.focus) == (0.0, 0.0)
-    assert not answerer("株洲2024年的GDP是多少？", hits).abstained
-
-
-def test_a_figure_with_thousands_separators_is_found_in_the_passage(answerer):
-    hits = [hit(1, "2024年株洲地区生产总值突破4,000亿元。", "zhuzhou.txt")]
-    features = answerer.features("株洲地区生产总值突破4000亿元是哪一年？", hits)
-    assert (features.missing, features.figures) == (0.0, 0)
 
 
 def test_two_texts_with_one_search_key_are_quoted_from_their_own_text(answerer):

@@ -1,148 +1,116 @@
-"""Calibration of the abstention rule: the fit on hand-made feature rows, and the command
-on the tiny index."""
+"""Fitting the answer model: the choices calibrate makes on hand-made scores, its options,
+and the whole command on a tiny index, whose model file AnswerModel.load reads back."""
 
 import hashlib
 import json
 import re
 
+import numpy as np
 import pytest
 
-from zhice.assistant.extractive import EvidenceFeatures
-from zhice.assistant.params import AbstentionParams
+from zhice.assistant.answer_model import AnswerModel
+from zhice.assistant.features import SENTENCE_FEATURES
 from zhice.eval import calibrate
-from zhice.eval.calibrate import cross_validate, fit, main
+from zhice.eval.calibrate import Item, _kind_weights, auc_by_kind, choose_threshold, main
+from zhice.eval.examples import Example
+
+# Ten answerable and five unanswerable questions on the tiny corpus (tests/eval/conftest.py)
+ANSWERABLE = [
+    ("国家设立了多少个产业转型升级示范区？", ["20个"], "zones.txt", "设立了20个产业转型升级示范区"),
+    ("国家级工业遗产一共有多少处？", ["648处"], "heritage.txt", "国家级工业遗产数总计648处"),
+    ("哪座城市培育了千亿动力电池产业群？", ["宜宾"], "energy.txt", "动力电池产业群"),
+    ("首批示范区包括哪些城市？", ["株洲", "湘潭"], "zones.txt", "首批示范区包括株洲"),
+    ("什么是示范区？", ["老工业城市"], "zones.txt", "所谓示范区是指"),
+    ("已公布几批国家工业遗产名单？", ["五批"], "heritage.txt", "已公布五批国家工业遗产名单"),
+    ("电池产量占全国的比重是多少？", ["15%"], "energy.txt", "比重达到15%"),
+    ("老厂房改造成了什么？", ["文化创意园区"], "heritage.txt", "文化创意园区"),
+    ("宜宾还发展什么光伏产业？", ["晶硅光伏"], "energy.txt", "晶硅光伏产业"),
+    ("工业遗产是什么的见证？", ["工业文明"], "heritage.txt", "工业遗产是工业文明的见证"),
+]
+UNANSWERABLE = ["火星基地什么时候建成？", "示范区每年能获得多少中央财政补助资金？",
+                "工业遗产门票多少钱？", "动力电池的出口额是多少亿元？",
+                "湘潭的地区生产总值是多少？"]
 
 
-def rows(answerable: list[float], unanswerable: list[float]):
-    """Rows told apart by coverage alone: every weight setting scores them alike."""
-    return [(EvidenceFeatures(c, 0.0, 0), False) for c in answerable] + [
-        (EvidenceFeatures(c, 0.0, 0), True) for c in unanswerable
-    ]
+@pytest.fixture(scope="module")
+def tuning(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tuning") / "tuning.jsonl"
+    lines = [{"id": f"a{n}", "type": "fact", "question": q, "keywords": kw,
+              "evidence": [{"source": src, "quote": quote}]}
+             for n, (q, kw, src, quote) in enumerate(ANSWERABLE, 1)]
+    lines += [{"id": f"u{n}", "type": "unanswerable", "question": q, "keywords": [],
+               "evidence": []} for n, q in enumerate(UNANSWERABLE, 1)]
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines),
+                    encoding="utf-8")
+    return path
 
 
-def test_the_threshold_lies_halfway_between_two_neighbouring_scores():
-    abst, false, weights, threshold = fit(rows([0.5, 0.7, 0.9], [0.1, 0.3]), max_false=0.0)
-    assert (abst, false, threshold) == (1.0, 0.0, 0.4)  # between 0.3 and 0.5
-    # every setting ties: the first of MISSING_WEIGHTS x FIGURE_PENALTIES x FOCUS_WEIGHTS
-    # x TYPE_PENALTIES
-    assert weights == (0.0, 0.0, 0.0, 0.0)
+def item(name: str, kind: str, n: int, budget: float = 0.05) -> Item:
+    """An example reduced to what the choices read: its set, kind and budget."""
+    return Item(Example(name, f"{name}{n}", kind, "", ()), None, (), (), 0,
+                np.zeros((0, len(SENTENCE_FEATURES))), budget)
 
 
-@pytest.mark.parametrize(
-    ("max_false", "expected"),
-    [
-        (0.0, (1 / 3, 0.0, 0.15)),  # only below the answerable 0.2
-        (0.24, (1 / 3, 0.0, 0.15)),  # one false abstention of four is 0.25: still too many
-        (0.25, (1.0, 0.25, 0.55)),  # between the unanswerable 0.5 and the answerable 0.6
-        (0.5, (1.0, 0.25, 0.55)),  # all are caught already: no more false abstentions
-    ],
-)
-def test_false_abstention_stays_within_the_budget(max_false, expected):
-    abst, false, _, threshold = fit(rows([0.2, 0.6, 0.8, 0.9], [0.1, 0.3, 0.5]), max_false)
-    assert (abst, false, threshold) == expected
+# ---- the choices, on hand-made probabilities --------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("unanswerable", "weights"),
-    [
-        (EvidenceFeatures(0.6, 0.0, 1), (0.0, 1.0, 0.0, 0.0)),  # a figure it lacks
-        (EvidenceFeatures(0.6, 0.0, 0, 1.0), (0.0, 0.0, 1.0, 0.0)),  # what it asks for, lacking
-        (EvidenceFeatures(0.6, 0.0, 0, 0.0, 1), (0.0, 0.0, 0.0, 1.0)),  # an answer of its type
-    ],
-)
-def test_the_weight_that_gives_the_unanswerable_question_away_is_chosen(unanswerable, weights):
-    answerable = [(EvidenceFeatures(0.3, 0.0, 0), False), (EvidenceFeatures(0.9, 0.0, 0), False)]
-    # the largest weight pushes it lowest: (0.6 - 1.0 + 0.3) / 2
-    assert fit(answerable + [(unanswerable, True)], max_false=0.5) == (1.0, 0.0, weights, -0.05)
+def test_the_threshold_keeps_each_sets_false_abstention_within_its_budget():
+    # set a: 4 answerable, budget 0.25 (one may be lost); set b: 2 answerable, budget 0
+    items = [item("a", "answerable", n, 0.25) for n in range(4)]
+    items += [item("b", "answerable", n, 0.0) for n in range(2)]
+    items += [item("a", "removed", 9)]
+    oof = np.array([0.1, 0.5, 0.7, 0.9, 0.6, 0.8, 0.2])
+    # a's 0.1 may go; b's 0.6 may not: the threshold keeps 0.5 (and everything above)...
+    t = choose_threshold(items, oof)
+    # ...halfway down to the next lower probability of any example, the removed 0.2
+    assert t == pytest.approx((0.5 + 0.2) / 2)
+    assert [p >= t for p in oof] == [False, True, True, True, True, True, False]
 
 
-def test_equal_abstention_goes_to_the_lowest_threshold():
-    answerable = [(EvidenceFeatures(0.3, 0.0, 0), False), (EvidenceFeatures(0.9, 0.0, 0), False)]
-    unanswerable = [(EvidenceFeatures(0.6, 1.0, 0), True)]
-    # Without weights the unanswerable 0.6 is caught at 0.75 with half the answerable
-    # questions lost, within a budget of 0.5; every missing weight from 0.4 up catches it
-    # with none lost, and of those the largest gives the lowest threshold, (0.6 - 3.0 + 0.3) / 2.
-    assert fit(answerable + unanswerable, max_false=0.5) == (1.0, 0.0, (3.0, 0.0, 0.0, 0.0), -1.05)
+def test_the_threshold_loses_nothing_when_no_loss_is_allowed():
+    items = [item("a", "answerable", n, 0.0) for n in range(3)] + [item("a", "unanswerable", 9)]
+    oof = np.array([0.4, 0.6, 0.8, 0.1])
+    assert choose_threshold(items, oof) == pytest.approx(0.25)  # between 0.1 and 0.4
+    # the unanswerable question above an answerable one stays answered
+    assert choose_threshold(items, np.array([0.4, 0.6, 0.8, 0.5])) == pytest.approx(0.4)
 
 
-def test_fewer_false_abstentions_win_over_a_lower_threshold():
-    data = [
-        (EvidenceFeatures(0.9, 1.0, 0), False),
-        (EvidenceFeatures(0.8, 0.0, 0), False),
-        (EvidenceFeatures(0.5, 0.5, 0), True),
-    ]
-    # From a missing weight of 1.0 up the answerable first row sinks below the unanswerable
-    # one: at 3.0 (-2.1, -1.0, 0.8) all unanswerable are caught at -0.1 with half the
-    # answerable lost. At 0.6 (0.3, 0.8, 0.2) none is lost, at the higher threshold 0.25.
-    assert fit(data, max_false=0.5) == (1.0, 0.0, (0.6, 0.0, 0.0, 0.0), 0.25)
+def test_missed_questions_count_against_the_budget_as_the_eval_counts_them():
+    # a missed question (gold not retrieved) is answerable as asked: losing it is a false
+    # abstention, though it trains nothing
+    items = [item("a", "answerable", 0, 0.0), item("a", "missed", 1, 0.0)]
+    assert choose_threshold(items, np.array([0.8, 0.3])) == pytest.approx(0.3)
 
 
-def test_when_no_threshold_fits_the_budget_it_never_abstains():
-    # the unanswerable question sits between two answerable ones
-    abst, false, _, threshold = fit(rows([0.1, 0.9], [0.5]), max_false=0.0)
-    assert (abst, false) == (0.0, 0.0)
-    assert threshold < 0.1
+def test_auc_is_per_set_and_kind_of_unanswerable_example():
+    items = [item("a", "answerable", n) for n in range(2)]
+    items += [item("a", "removed", 2), item("a", "swapped", 3), item("b", "answerable", 4),
+              item("b", "unanswerable", 5)]
+    oof = np.array([0.9, 0.5, 0.1, 0.7, 0.4, 0.4])
+    assert auc_by_kind(items, oof) == {
+        ("a", "removed"): 1.0,  # both answerable above it
+        ("a", "swapped"): 0.5,  # one of two
+        ("b", "unanswerable"): 0.5,  # a tie counts half
+    }
 
 
-@pytest.mark.parametrize(
-    ("answerable", "unanswerable", "counts"),
-    [([0.5, 0.7], [], "2 answerable and 0 unanswerable"),
-     ([], [0.1], "0 answerable and 1 unanswerable")],
-)
-def test_a_dataset_without_both_kinds_is_refused(answerable, unanswerable, counts):
-    with pytest.raises(ValueError) as e:
-        fit(rows(answerable, unanswerable), max_false=0.05)
-    assert str(e.value) == (
-        f"calibrating needs answerable and unanswerable questions; the dataset has {counts}"
-    )
+def test_every_set_and_every_kind_within_a_set_weighs_the_same():
+    items = [item("big", "answerable", n) for n in range(6)]
+    items += [item("big", "removed", n) for n in range(3)] + [item("big", "unanswerable", 9)]
+    items += [item("small", "answerable", 0), item("small", "removed", 1),
+              item("small", "missed", 2)]
+    w = _kind_weights(items)
+    sums: dict[tuple[str, str], float] = {}
+    for it, x in zip(items, w):
+        key = (it.example.set, it.example.kind)
+        sums[key] = sums.get(key, 0.0) + x
+    assert sums[("big", "answerable")] == pytest.approx(1 / 3)  # three kinds in big
+    assert sums[("big", "removed")] == sums[("big", "unanswerable")] == pytest.approx(1 / 3)
+    assert sums[("small", "answerable")] == sums[("small", "removed")] == pytest.approx(1 / 2)
+    assert sums[("small", "missed")] == 0.0  # not a training example
 
 
-def test_cross_validation_scores_each_fold_with_weights_fitted_on_the_others():
-    # rows alternate answerable (i even) and unanswerable: with 5 folds, each fold holds
-    # both kinds. The unanswerable 0.95 scores above every answerable question: no fit
-    # catches it, and the fits without it still catch the other four.
-    data = rows([0.5, 0.6, 0.7, 0.8, 0.9], [])
-    unanswerable = rows([], [0.1, 0.15, 0.2, 0.25, 0.95])
-    alternated = [r for pair in zip(data, unanswerable) for r in pair]
-    assert cross_validate(alternated, max_false=0.0) == (0.8, 0.0)
-    # the fit on all rows is the same: four caught, none lost
-    assert fit(alternated, max_false=0.0)[:2] == (0.8, 0.0)
-
-
-def test_cross_validation_folds_hold_both_kinds_however_the_rows_are_ordered():
-    # every fifth row unanswerable: folds by position would leave one fold's training
-    # rows without any unanswerable question, and its fit would refuse them
-    data = [(EvidenceFeatures(0.1 if i % 5 == 0 else 0.5 + 0.01 * i, 0.0, 0), i % 5 == 0)
-            for i in range(30)]
-    assert cross_validate(data, max_false=0.0) == (1.0, 0.0)
-
-
-def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset, capsys):
-    main(["--index", str(tiny_index), "--dataset", str(tiny_dataset)])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == (
-        "questions.jsonl: 4 questions, 1 unanswerable; false abstention budget 0.05"
-    )
-    fitted = re.fullmatch(
-        r"fitted: threshold = (-?\d+\.\d{1,4}), missing_weight = 3\.0, "
-        r"figure_penalty = 0\.0, focus_weight = 0\.0, type_penalty = 1\.0",
-        lines[1],
-    )
-    assert fitted, lines[1]
-    assert lines[2] == "  abstention on unanswerable 1.000, false abstention 0.000"
-    # too few questions of a kind for 5 folds: no cross-validated line
-    assert lines[3] == "evidence  coverage  missing  figures  focus  untyped  unanswerable  id"
-    # one row per question, lowest evidence first: the unanswerable one, found in no
-    # passage, and asking when (什么时候) of passages that name no time
-    assert len(lines) == 8
-    assert lines[4] == (
-        "  -4.000     0.000    1.000        0  0.000        1  yes           "
-        "t4 火星基地什么时候建成？"
-    )
-    assert [line.split()[-2] for line in lines[4:]] == ["t4", "t3", "t2", "t1"]
-    # the threshold is halfway between the two lowest scores (printed to 3 decimals)
-    lowest, next_lowest = (float(line.split()[0]) for line in lines[4:6])
-    assert float(fitted.group(1)) == pytest.approx((lowest + next_lowest) / 2, abs=1e-3)
+# ---- the command -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -150,54 +118,102 @@ def test_main_prints_the_fitted_constants_and_the_table(tiny_index, tiny_dataset
     [
         (["--max-false", "-0.1"], "--max-false is a share of the answerable questions, "
                                   "from 0 to 1; got -0.1"),
+        (["--max-false-benchmark", "2"], "--max-false-benchmark is a share of the answerable "
+                                         "questions, from 0 to 1; got 2.0"),
         (["-k", "0"], "-k is how many passages a question is answered from, at least 1; got 0"),
     ],
 )
-def test_bad_options_are_one_line_errors(tiny_index, capsys, args, message):
+def test_bad_options_are_one_line_errors(tiny_index, tuning, capsys, args, message):
     with pytest.raises(SystemExit) as e:
-        main(["--index", str(tiny_index), *args])
+        main(["--set", f"{tiny_index}={tuning}", *args])
     assert e.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
 
 
-def test_a_missing_index_is_a_one_line_error(tmp_path):
+@pytest.mark.parametrize("held", ["dev_heldout.jsonl", "cmrc2018_dev.json", "DRCD_dev.json"])
+def test_a_held_out_set_is_never_fitted_on(tiny_index, tmp_path, capsys, held):
     with pytest.raises(SystemExit) as e:
-        main(["--index", str(tmp_path / "none")])
+        main(["--set", f"{tiny_index}={tmp_path / held}"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.endswith(f"error: {tmp_path / held} is held out (eval/README.md): give it with "
+                        "--heldout, never --set")
+
+
+def test_a_set_must_name_its_index(tuning, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--set", str(tuning)])
+    assert e.value.code == 2
+    assert "--set needs INDEX_DIR=DATASET.jsonl" in capsys.readouterr().err
+
+
+def test_two_sets_of_one_name_are_refused(tiny_index, tuning, capsys):
+    with pytest.raises(SystemExit):
+        main(["--set", f"{tiny_index}={tuning}", "--set", f"{tiny_index}={tuning}"])
+    assert "each --set needs a dataset of its own name" in capsys.readouterr().err
+
+
+def test_a_missing_index_is_a_one_line_error(tmp_path, tuning):
+    with pytest.raises(SystemExit) as e:
+        main(["--set", f"{tmp_path / 'none'}={tuning}"])
     assert str(e.value) == (f"calibrate: no index at {tmp_path / 'none'}; build one with: "
                             f"zhice ingest PATH --index {tmp_path / 'none'}")
 
 
-def test_main_reports_the_fitted_rule_on_each_held_out_set(tiny_index, tiny_dataset, capsys,
-                                                          tmp_path):
-    # the held-out set: its unanswerable question only, so abstention is all that counts
-    held = tmp_path / "held.jsonl"
-    held.write_text(tiny_dataset.read_text(encoding="utf-8").splitlines()[-1] + "\n",
-                    encoding="utf-8")
-    main(["--index", str(tiny_index), "--dataset", str(tiny_dataset),
-          "--heldout", f"{tiny_index}={held}"])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[3] == "  held out, held.jsonl: abstention 1.000, false abstention 0.000"
+def test_a_set_without_answerable_examples_is_refused(tiny_index, tmp_path):
+    only = tmp_path / "only.jsonl"
+    only.write_text("".join(json.dumps({"id": f"u{n}", "type": "unanswerable", "question": q,
+                                        "keywords": [], "evidence": []}, ensure_ascii=False)
+                            + "\n" for n, q in enumerate(UNANSWERABLE)), encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        main(["--set", f"{tiny_index}={only}"])
+    assert str(e.value) == ("calibrate: fitting needs answerable and unanswerable examples; "
+                            "the sets give 0 answerable and 5 unanswerable")
 
 
-def test_a_held_out_set_must_name_its_index(tiny_index, tiny_dataset, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["--index", str(tiny_index), "--heldout", str(tiny_dataset)])
-    assert exit_.value.code == 2
-    assert "--heldout needs INDEX_DIR=DATASET.jsonl" in capsys.readouterr().err
-
-
-def test_write_stores_the_fitted_rule_with_the_dataset_hash(tiny_index, tiny_dataset, capsys,
-                                                            monkeypatch, tmp_path):
+@pytest.mark.slow
+def test_write_stores_a_model_that_loads_with_its_data_hash(tiny_index, tuning, tiny_dataset,
+                                                            capsys, monkeypatch, tmp_path):
+    """The whole fit on the tiny index (about 10 s): the report, the held-out line, and
+    the file AnswerModel.load reads back."""
     # the packaged file stays as it is: the command writes beside a copy of this module
     fake_eval = tmp_path / "zhice" / "eval"
     fake_eval.mkdir(parents=True)
     (tmp_path / "zhice" / "assistant").mkdir()
     monkeypatch.setattr(calibrate, "__file__", str(fake_eval / "calibrate.py"))
-    main(["--index", str(tiny_index), "--dataset", str(tiny_dataset), "--write"])
-    written = tmp_path / "zhice" / "assistant" / "abstention.json"
-    assert capsys.readouterr().out.endswith(f"wrote {written}\n")
-    params = AbstentionParams.load(written)
-    assert (params.missing_weight, params.type_penalty) == (3.0, 1.0)
+    main(["--set", f"{tiny_index}={tuning}", "--heldout", f"{tiny_index}={tiny_dataset}",
+          "--write"])
+    out = capsys.readouterr().out
+    written = tmp_path / "zhice" / "assistant" / "answer_model.json"
+    assert out.endswith(f"wrote {written}\n")
+    lines = out.splitlines()
+    assert re.fullmatch(r"tuning: 10 answerable, 5 unanswerable, \d+ removed(, \d+ swapped)?",
+                        lines[0])
+    assert lines[1].startswith("sentence model (L2 ")
+    # every sentence feature is weighed; the evidence model names the features it chose
+    assert [w.split()[0] for w in lines[1].split(": ", 1)[1].split(", ")] == list(
+        SENTENCE_FEATURES)
+    cv = next(line for line in lines if line.startswith("  tuning: "))
+    for metric in ("keyword_accuracy", "citation_support", "groundedness", "abstention",
+                   "false_abstention", "AUC (removed)", "best sentence holds the answer"):
+        assert f"{metric} " in cv
+    held = next(line for line in lines
+                if line.startswith("held out, questions.jsonl (4 questions): "))
+    for metric in ("R@1", "MRR@10", "budget_recall", "keyword_accuracy", "abstention",
+                   "false_abstention"):
+        assert f" {metric} " in held
+    assert "latency" not in held
+    digest = re.search(r"examples sha256 ([0-9a-f]{64})", out).group(1)
+
+    model = AnswerModel.load(written)
+    assert model.data_sha256 == digest
+    assert model.sentence.features == SENTENCE_FEATURES
+    assert 0.0 <= model.threshold <= 1.0
     data = json.loads(written.read_text(encoding="utf-8"))
-    assert data["fitted_on"] == [{"dataset": "questions.jsonl", "questions": 4, "sha256":
-                                  hashlib.sha256(tiny_dataset.read_bytes()).hexdigest()}]
+    [fitted_on] = data["fitted_on"]
+    assert fitted_on["dataset"] == "tuning.jsonl"
+    assert fitted_on["sha256"] == hashlib.sha256(tuning.read_bytes()).hexdigest()
+    assert fitted_on["examples"]["answerable"] == 10
+    assert data["cross_validated"]["tuning"]["keyword_accuracy"] >= 0.0
+    # the held-out set is measured, never fitted on
+    assert [d["dataset"] for d in data["fitted_on"]] == ["tuning.jsonl"]

@@ -1,6 +1,7 @@
 """Fitting the re-ranker's weights: exact scores on hand-made candidates, the written file."""
 
 import json
+import math
 
 import pytest
 
@@ -97,3 +98,24 @@ def test_fit_keeps_every_sets_r5_while_it_raises_mrr():
     trade = next(per_set for per_set, g in ranked if g == (0.0, 0.0, 0.3, 0.0))
     assert trade == [(pytest.approx((1 + 1 / 6) / 2), 0.5, 0.5)]  # MRR@10 up, R@5 down
     assert ranked[0][0] == [(pytest.approx((0.5 + 0.2) / 2), 0.0, 1.0)]
+
+
+def test_cross_validation_reranks_each_question_by_the_setting_fitted_without_it():
+    # four questions whose gold passage BM25 lifts, and one (the fifth, fold 4) that any
+    # BM25 weight above 0.1 sinks: fitted on the others, its fold takes BM25 and loses it
+    needs_bm25 = [((0.5, 1.0, 0.2, 0.0), False, 100), ((0.4, 0.9, 1.0, 0.0), True, 100)]
+    sunk = [((0.5, 0.0, 0.0, 0.0), True, 100), ((0.4, 0.0, 1.0, 0.0), False, 100)]
+    current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
+    [cv] = fit_retrieval.cross_validated([same_features([needs_bm25] * 4 + [sunk])], current)
+    assert cv["R@1"] == pytest.approx(4 / 5)
+    assert cv["MRR@10"] == pytest.approx((4 + 0.5) / 5)
+    assert cv["R@5"] == cv["R@10"] == cv["budget_recall"] == 1.0
+
+
+def test_cross_validated_budget_recall_counts_the_characters_of_the_passages_above_gold():
+    # the gold passage second, behind a passage longer than the budget: R@5, not budget recall
+    long_first = [((0.9, 0.0, 0.0, 0.0), False, 1600), ((0.5, 0.0, 0.0, 0.0), True, 100)]
+    current = RetrievalParams(fused_weight=0.0, bm25_weight=0.0, list_bonus=0.0)
+    [cv] = fit_retrieval.cross_validated([same_features([long_first] * 5)], current)
+    assert (cv["R@1"], cv["R@5"], cv["budget_recall"]) == (0.0, 1.0, 0.0)
+    assert cv["nDCG@10"] == pytest.approx(1 / math.log2(3))
