@@ -48,7 +48,7 @@ def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float,
             for credit in credits}
         for q in questions:
             head = fused.retrieve(q.question, depth)
-            gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
+            gold = [is_gold(q, h.chunk.source, h.chunk.text, h.chunk.heading) for h in head]
             for credit, rerank in rerankers.items():
                 out[credit].append(list(zip(rerank.features(q.question, head), gold)))
     return out
