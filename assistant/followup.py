@@ -36,6 +36,11 @@ _GENERIC_PLACES = frozenset(
     "城市 地区 全国 各地 地方 省份 区域 城镇 农村 国内 国外 当地 本地".split())
 # a year or an ordinal: "那2020年呢？" after "2019年……" swaps the year
 _ORDINAL = re.compile(r"\d{4}年|第[一二三四五六七八九十百\d]+[届批次期轮]")
+# the suffixes that say what kind of place a name is: a 区 replaces a 区, a 省 a 省
+_PLACE_KINDS = "省市区县州镇乡村"
+# prepositions that introduce what a question is about ("对乡村医生提出了什么要求"):
+# a closed class
+_ABOUT = ("对", "针对", "关于", "对于")
 # a first word that is the subject ("包头在……", "包头的……") even when jieba does not
 # know it as a place
 _LEADING_SUBJECT = re.compile(r"^([\u4e00-\u9fff]{2,6}?)(?:市|省)?(?=在|的)")
@@ -159,10 +164,14 @@ def _replace_constituents(new: str, previous: str) -> str | None:
     # places, organisations, people: in the place of the previous question's first, or
     # of its leading subject ("全国" may replace a place, never be replaced)
     for entity in _entities(rest, _REPLACED_TAGS, generic=True):
-        old = _entities(out)
+        entity = _with_kind(entity, rest)
+        old = [_with_kind(o, out) for o in _entities(out)]
         if not old:
             leading = _LEADING_SUBJECT.match(out)
             old = [leading.group(1)] if leading else []
+        # a place of the same kind first ("柯桥区" replaces "越城区", not "绍兴")
+        same = [o for o in old if entity[-1] in _PLACE_KINDS and o[-1] == entity[-1]]
+        old = same + [o for o in old if o not in same]
         if old and old[0] != entity:
             # "株洲、湘潭和衡阳" is one subject: the whole list gives way
             listed = re.search(re.escape(old[0]) + r"(?:[、，,和与及]+(?:"
@@ -186,11 +195,38 @@ def _replace_constituents(new: str, previous: str) -> str | None:
         last_word = _last_word(last)
         ending = runs[-1] if shifted or out.rstrip("？?。").endswith(runs[-1]) else None
         target = (next((r for r in runs if r.endswith(last_word)), None)
-                  or next((r for r in runs if r[-1] == last[-1]), None) or ending)
+                  or next((r for r in runs if r[-1] == last[-1]), None)
+                  or _about(out) or ending)
         if target is None:
             return None
         out = out.replace(target, phrase, 1)
     return out
+
+
+def _with_kind(name: str, text: str) -> str:
+    """A place name with the kind suffix that follows it in `text` ("柯桥" + "区": jieba
+    splits off the suffix of a name it does not know)."""
+    i = text.find(name)
+    after = text[i + len(name): i + len(name) + 1] if i >= 0 else ""
+    return name + after if after and after in _PLACE_KINDS and name[-1] not in _PLACE_KINDS \
+        else name
+
+
+def _about(question: str) -> str | None:
+    """What a question is about: the words after 对/关于 up to its verb or question word
+    ("…对乡村医生提出了什么要求" -> "乡村医生"); None without such a phrase."""
+    words = list(_posseg().cut(question))
+    for i, w in enumerate(words):
+        if w.word in _ABOUT and w.flag.startswith("p"):
+            phrase = []
+            for x in words[i + 1:]:
+                if (x.flag.startswith("v") and x.flag != "vn") or x.flag.startswith(("r", "u")) \
+                        or not x.word.strip("？?，,。"):
+                    break
+                phrase.append(x.word)
+            text = "".join(phrase)
+            return text if len(text) >= 2 else None
+    return None
 
 
 def _noun_runs(text: str) -> list[str]:

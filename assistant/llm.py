@@ -124,7 +124,7 @@ def numbered_passages(hits: Sequence[Hit]) -> str:
     blocks = []
     for n, hit in enumerate(hits, 1):
         c = hit.chunk
-        where = f"{c.title} > {c.heading}" if c.heading else c.title
+        where = f"{c.title} > {c.path}" if c.path else c.title
         blocks.append(f"[{n}] （{where}）\n{c.text}")
     return "\n\n".join(blocks)
 

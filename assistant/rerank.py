@@ -99,8 +99,8 @@ def _lists(question: str) -> Callable[[str], bool] | None:
 # particle that ties it to the rest ("三中全会决定中，"). A verb after it stays: "决定提出
 # 的改革任务" is how the answering sentence may say it too.
 _DOC_TYPES = "决定|决议|意见|通知|纲要|规划|方案|文件|公报|报告|办法|条例|建议"
-_NAMING = re.compile(rf"(?:^|(?<=[，,。；;：:]))([^，,。；;：:？?]{{0,16}}(?:{_DOC_TYPES}))"
-                     r"(?:中|里|所说的?)?")
+_NAMING = re.compile(rf"(?:^|(?<=[，,。；;：:？?！!]))"
+                     rf"([^，,。；;：:？?！!]{{0,16}}(?:{_DOC_TYPES}))(?:中|里|所说的?)?")
 
 
 def without_document_name(question: str) -> str:

@@ -35,7 +35,7 @@ class Citation:
     def to_dict(self) -> dict:
         c = self.hit.chunk
         return {
-            "marker": self.marker, "source": c.source, "title": c.title, "heading": c.heading,
+            "marker": self.marker, "source": c.source, "title": c.title, "heading": c.path,
             "text": c.text, "start": c.start, "end": c.end, "page": c.page,
             "quotes": list(self.quotes),
         }
@@ -67,7 +67,7 @@ class Answer:
             "citations": [_with_facts(c.to_dict(), self.documents) for c in self.citations],
             "retrieved": [
                 {"rank": rank, "source": h.chunk.source, "title": h.chunk.title,
-                 "heading": h.chunk.heading, "text": h.chunk.text, "score": round(h.score, 6),
+                 "heading": h.chunk.path, "text": h.chunk.text, "score": round(h.score, 6),
                  "start": h.chunk.start, "end": h.chunk.end}
                 for rank, h in enumerate(self.retrieved, 1)
             ],

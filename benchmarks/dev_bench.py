@@ -23,7 +23,8 @@ from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
 
 DATA = Path(__file__).resolve().parents[1] / "eval" / "data"
-HALVES = (("held-out half", DATA / "dev_heldout.jsonl"), ("tuning half", DATA / "dev_tune.jsonl"))
+HALVES = (("held-out half", DATA / "dev_heldout.jsonl"), ("tuning half", DATA / "dev_tune.jsonl"),
+          ("tuning half, second set", DATA / "dev_tune_more.jsonl"))
 
 
 def main() -> None:

@@ -55,7 +55,7 @@ def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float,
             for credit in credits}
         for q in questions:
             head = fused.retrieve(q.question, depth)
-            gold = [is_gold(q, h.chunk.source, h.chunk.text) for h in head]
+            gold = [is_gold(q, h.chunk.source, h.chunk.text, h.chunk.path) for h in head]
             chars = [len("".join(h.chunk.text.split())) for h in head]
             for credit, rerank in rerankers.items():
                 out[credit].append(list(zip(rerank.features(q.question, head), gold, chars)))

@@ -35,15 +35,17 @@ METRIC_FORMATS = (
 )
 
 
-def is_gold(question: Question, source: str, text: str) -> bool:
-    """Whether a passage holds any of the question's evidence."""
+def is_gold(question: Question, source: str, text: str, heading: str = "") -> bool:
+    """Whether a passage holds any of the question's evidence. Its heading path counts:
+    a quote that is a section's heading ("九、强化政策保障…") is cited with the passages
+    under it, not in their text."""
     key = None
     for ev in question.evidence:
         if ev.source != source:
             continue
         if ev.quote is None:
             return True
-        key = key if key is not None else match_key(text)
+        key = key if key is not None else match_key(f"{heading}\n{text}")
         if match_key(ev.quote) in key:
             return True
     return False
@@ -52,7 +54,7 @@ def is_gold(question: Question, source: str, text: str) -> bool:
 def gold_ranks(question: Question, result: dict) -> list[int]:
     """1-based ranks of the gold passages among `result["retrieved"]`."""
     return [p["rank"] for p in result["retrieved"]
-            if is_gold(question, p["source"], p["text"])]
+            if is_gold(question, p["source"], p["text"], p.get("heading") or "")]
 
 
 def recall_at(ranks: Sequence[int], k: int) -> float:
@@ -121,7 +123,8 @@ def keywords_found(question: Question, answer: str) -> bool:
 
 def citation_supported(question: Question, result: dict) -> bool:
     """At least one cited passage holds the evidence."""
-    return any(is_gold(question, c["source"], c["text"]) for c in result["citations"])
+    return any(is_gold(question, c["source"], c["text"], c.get("heading") or "")
+               for c in result["citations"])
 
 
 def percentile(values: Iterable[float], q: float) -> float:

@@ -34,6 +34,18 @@ class IndexStorageError(ZhiceError):
     """The disk filled up or failed while the index was read or written."""
 
 
+class IndexReplacedError(ZhiceError):
+    """Another process put a new index where this one was opened (`zhice ingest
+    --rebuild`): what this process holds is the old one."""
+
+
+def replaced(directory: Path) -> IndexReplacedError:
+    return IndexReplacedError(
+        f"the index at {directory} was rebuilt or replaced by another process since this one "
+        "opened it; restart (zhice serve, zhice mcp) to read the new index",
+        zh=f"索引 {directory} 已被另一个进程重建或替换；请重新启动服务后再用。")
+
+
 def damaged(directory: Path, detail: str) -> IndexCorruptError:
     """`detail` is SQLite's word for what is wrong (its first line)."""
     detail = " ".join(detail.split())[:120]

@@ -34,6 +34,7 @@ from .errors import (
     IndexMismatchError,
     IndexNotFoundError,
     read_only_folder,
+    replaced,
     storage_failed,
 )
 from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
@@ -62,6 +63,9 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         self._dirty = False
         self._checked = False  # whether the database had its full check (a writer's)
         self._generation = -1  # the SQLite generation FAISS and BM25 in memory show
+        # the folder opened: a rebuild puts a new folder at its path (index/rebuild.py),
+        # and what this process holds, and would write to, is then the old one
+        self._folder = _identity(directory)
         # searches from many threads (the web UI) share it; applying a change takes it
         # alone, only for the in-memory update, not for loading or embedding
         self._rw = ReadWriteLock()
@@ -172,6 +176,7 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         one. IndexReadOnlyError on a read-only index; a full disk is IndexStorageError."""
         if self.read_only:
             raise self.store.why_read_only or read_only_folder(self.directory)
+        self._check_folder()
         with self._lock(wait=False) as locked:
             if not locked:
                 raise IndexBusyError(
@@ -336,6 +341,7 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
     def refresh(self) -> None:
         """Take in what another process committed since (a `zhice ingest` while the web
         UI runs): a cheap check of the generation, a catch-up by id when it moved."""
+        self._check_folder()
         gen = self.store.generation()
         if gen != self._generation:
             self._catch_up(gen)
@@ -347,8 +353,14 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         return self._generation
 
     def changed(self) -> bool:
-        """Whether another commit happened since: `refresh()` takes it in."""
+        """Whether another commit happened since: `refresh()` takes it in.
+        IndexReplacedError when another process put a new index in its place."""
+        self._check_folder()
         return self.store.generation() != self._generation
+
+    def _check_folder(self) -> None:
+        if _identity(self.directory) != self._folder:
+            raise replaced(self.directory)
 
     # reading ------------------------------------------------------------------------
     @property
@@ -450,3 +462,12 @@ def _folded_chunk(doc: ChunkedDocument, para) -> Chunk:
     from zhice.ingest.normalize import search_key
 
     return Chunk(doc.source, -1, para.text, search_key(para.text), "", para.start, para.end)
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    """Which folder is at `directory` (device and inode); None when none is."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

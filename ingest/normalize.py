@@ -9,6 +9,10 @@ import unicodedata
 from functools import cache
 
 _SPACE = re.compile(r"\s+")
+# The loaders join a table row's cells with " | " (ingest/loaders.py; cleaning may drop
+# the spaces); a quote copied from the table as the document shows it has spaces there,
+# or nothing.
+_CELLS = re.compile(r"\s*\|\s*")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"',
                          "『": '"', "』": '"'})
 # Control characters (C0, DEL, C1) other than tab, LF and CR, whose handling is the
@@ -51,9 +55,13 @@ def search_key(text: str) -> str:
 
 
 def match_key(text: str) -> str:
-    """The form eval matching uses: the search key with all whitespace removed and
-    curly quotes made straight (INTERFACES.md, dataset file)."""
-    return _SPACE.sub("", search_key(text).translate(_QUOTES))
+    """The form eval matching uses: the search key with all whitespace and table cell
+    separators removed and curly quotes made straight (INTERFACES.md, dataset file).
+
+    >>> match_key("数量（个） | 102 | 120") == match_key("数量（个）| 102| 120") == "数量(个)102120"
+    True
+    """
+    return _SPACE.sub("", _CELLS.sub("", search_key(text)).translate(_QUOTES))
 
 
 def is_traditional(text: str) -> bool:

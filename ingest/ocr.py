@@ -59,6 +59,12 @@ _TITLE_SIZE = 1.15
 _SAME_SIZE = 1.25
 _SPACE = 0.3  # a gap between boxes on a line wider than this is a space (Latin text)
 _TALL = 1.5  # a box this many times taller than wide is sideways text
+# A 发文字号 as OCR misreads its 六角括号 ("临政发〔[2024】12号"): brackets around a year
+# between an issuer's short name and "N号" that are doubled or do not pair. 公文 write
+# them as 〔〕 (GB/T 9704-2012); a pair read as a pair ("国办函[2011]10号") is left.
+_DOC_NUMBER = re.compile(r"(?<=[\u4e00-\u9fff])([〔\[［【(（{]{1,2})\s*((?:19|20)\d{2})\s*"
+                         r"([〕\]］】)）}]{1,2})(?=\s*(?:第\s*)?\d{1,5}\s*号)")
+_PAIRS = {"〔〕", "[]", "［］", "【】", "()", "（）", "{}"}
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]")
 
 
@@ -263,7 +269,11 @@ def assemble(lines: Sequence[OcrLine]) -> str:
             paragraphs[-1] = _join(paragraphs[-1], row.text, paragraphs[-1][-1:].isalpha())
         else:
             paragraphs.append(row.text)
-    return "\n".join(paragraphs)
+    return _DOC_NUMBER.sub(_doc_number, "\n".join(paragraphs))
+
+
+def _doc_number(m: re.Match) -> str:
+    return m.group(0) if m.group(1) + m.group(3) in _PAIRS else f"〔{m.group(2)}〕"
 
 
 @dataclass

@@ -5,7 +5,7 @@ the pipeline maps them back to the loaded text.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .normalize import search_key
 
@@ -42,6 +42,7 @@ class Sentence:
     end: int
     heading: str
     paragraph: int
+    table_header: str = ""  # in a table, below its first row: that row (_table_header)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class Span:
     end: int
     heading: str
 
+
+# The loaders write a table row's cells joined by " | " (cleaning may drop the spaces).
+_TABLE_ROW = "|"
+_HEADER_CELL = 20  # characters of a header cell kept in the heading path
 
 # A run-in heading: "（二）工作方针。优先发展，育人为本……" names its section in a short
 # first sentence and goes on with the section's text in the same paragraph (how Chinese
@@ -97,9 +102,11 @@ def sentences(text: str) -> list[Sentence]:
     pos = 0
     lines = text.split("\n")
     headings = [_heading_of(line.strip()) for line in lines]
+    header = ""  # the first row of the table the block is in ("" outside tables)
     for number, line in enumerate(lines):
         start, pos = pos, pos + len(line) + 1
         if not line.strip():
+            header = ""
             continue
         found, run_in = headings[number]
         if found and found[0] == _IMPLICIT_LEVEL and not _heads_body(headings, number):
@@ -119,9 +126,18 @@ def sentences(text: str) -> list[Sentence]:
         article = _ARTICLE.match(line)
         if article:
             path = f"{path} > {article.group(1)}" if path else article.group(1)
+        # The table goes on to the next blank line (a row of one merged cell has no "|")
+        below = header
+        header = header or (_table_header(line) if _TABLE_ROW in line else "")
         for s, e in sentence_spans(line):
-            out.append(Sentence(start + s, start + e, path, number))
+            out.append(Sentence(start + s, start + e, path, number, below))
     return out
+
+
+def _table_header(row: str) -> str:
+    """A table's first row as a heading: its cells, the longest ones cut."""
+    cells = [c.strip() for c in row.split(_TABLE_ROW) if c.strip()]
+    return " | ".join(c if len(c) <= _HEADER_CELL else c[:_HEADER_CELL] + "…" for c in cells)
 
 
 def _heading_of(line: str) -> tuple[tuple[int, str] | None, bool] | None:
@@ -212,7 +228,13 @@ def split(text: str, size: int = 400, overlap: int = 80, max_size: int = 600) ->
 
     def flush() -> None:
         if group:
-            spans.append(Span(group[0].start, group[-1].end, group[0].heading))
+            # A chunk of a table's later rows is under its header row too:
+            # "城乡教育共同体数量（个）| 102 | 120" says which figure is 十三五期间 and which
+            # 2025目标 only with it.
+            heading, header = group[0].heading, group[0].table_header
+            if header:
+                heading = f"{heading} > {header}" if heading else header
+            spans.append(Span(group[0].start, group[-1].end, heading))
 
     for unit in units:
         if group and (
@@ -271,7 +293,7 @@ def _cut_long(text: str, s: Sentence, max_size: int) -> list[Sentence]:
         window = text[start : start + max_size]
         cut = max(window.rfind(c) for c in "，,、：:")
         end = start + (cut + 1 if cut > max_size // 3 else max_size)
-        pieces.append(Sentence(start, end, s.heading, s.paragraph))
+        pieces.append(replace(s, start=start, end=end))
         start = end
-    pieces.append(Sentence(start, s.end, s.heading, s.paragraph))
+    pieces.append(replace(s, start=start))
     return pieces

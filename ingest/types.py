@@ -56,6 +56,14 @@ class Chunk:
         if not self.id:
             object.__setattr__(self, "id", content_hash(self.key))
 
+    @property
+    def path(self) -> str:
+        """The heading path as shown beside the title: without a first step that repeats
+        the title (a document card is under its title; a scan's title read in a large
+        font is a heading too)."""
+        first, _, rest = self.heading.partition(" > ")
+        return rest if self.title and first.strip() == self.title.strip() else self.heading
+
     def embedding_text(self) -> str:
         """What is embedded: the heading path gives the passage its context."""
         return f"{self.heading}\n{self.key}" if self.heading else self.key

@@ -123,7 +123,7 @@ def message_text(answer: Answer) -> str:
     lines = [answer.answer, *([dates_note(answer)] if dates_note(answer) else []), "", "来源："]
     for c in answer.citations:
         chunk = c.hit.chunk
-        where = "，".join(x for x in (chunk.heading, f"第{chunk.page}页" if chunk.page else "")
+        where = "，".join(x for x in (chunk.path, f"第{chunk.page}页" if chunk.page else "")
                          if x)
         lines.append(f"[{c.marker}] 《{chunk.title or chunk.source}》（{chunk.source}）"
                      + (f"：{where}" if where else ""))

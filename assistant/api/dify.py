@@ -81,6 +81,6 @@ def records(hits: list[Hit], scores: list[float], threshold: float) -> dict:
             continue
         c = hit.chunk
         out.append({"content": c.text, "score": score, "title": c.title or c.source,
-                    "metadata": {"source": c.source, "heading": c.heading, "start": c.start,
+                    "metadata": {"source": c.source, "heading": c.path, "start": c.start,
                                  "end": c.end, "page": c.page}})
     return {"records": out}

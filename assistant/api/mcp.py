@@ -37,7 +37,7 @@ def build_server(assistant: Assistant):
             raise ToolError(str(e)) from None
         return {"passages": [
             {"rank": rank, "source": h.chunk.source, "title": h.chunk.title,
-             "heading": h.chunk.heading, "text": h.chunk.text, "start": h.chunk.start,
+             "heading": h.chunk.path, "text": h.chunk.text, "start": h.chunk.start,
              "end": h.chunk.end, "page": h.chunk.page, "score": round(score, 4)}
             for rank, (h, score) in enumerate(found, 1)]}
 

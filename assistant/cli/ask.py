@@ -55,7 +55,7 @@ def render(answer: Answer) -> str:
         lines.append("最接近的段落（不足以回答）：")
         for rank, hit in enumerate(answer.retrieved[:_CLOSEST], 1):
             c = hit.chunk
-            heading = f" · {c.heading}" if c.heading else ""
+            heading = f" · {c.path}" if c.path else ""
             lines.append(f"  {rank}. {c.title} · {c.source}{heading}")
             lines.append(f"     {_one_line(c.text, 120)}")
         return "\n".join(lines)
@@ -75,7 +75,7 @@ def render(answer: Answer) -> str:
         where = f"{c.source}:{c.start}-{c.end}" + (f" 第{c.page}页" if c.page else "")
         if facts is not None and facts.read_by_ocr(c.page):
             where += "（OCR识别）"
-        lines.append(f"[{citation.marker}] {c.title}" + (f" > {c.heading}" if c.heading else ""))
+        lines.append(f"[{citation.marker}] {c.title}" + (f" > {c.path}" if c.path else ""))
         lines.append(f"    {where}")
         if facts is not None and facts.summary():
             lines.append(f"    {facts.summary(date.today().year)}")

@@ -155,7 +155,7 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
     summary = facts.summary(date.today().year) if facts is not None else ""
     if rank is not None:
         where.append(f"检索第{rank}位 · 得分 {hit.score:.3f}")
-    heading = f'<div class="zc-heading">{escape(c.heading)}</div>' if c.heading else ""
+    heading = f'<div class="zc-heading">{escape(c.path)}</div>' if c.path else ""
     return (
         f'<article class="zc-src{" zc-cited" if cited else ""}" id="{anchor}">'
         f'<header><span class="zc-num">{escape(label)}</span>'

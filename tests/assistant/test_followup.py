@@ -42,6 +42,14 @@ from zhice.assistant.followup import needs_context, standalone
         # a new name with a new topic: both replaced, the question's frame kept
         ("那湘潭的财政收入呢？", ["株洲2023年的地区生产总值是多少？"],
          "湘潭2023年的财政收入是多少？"),
+        # a place replaces a place of its own kind, not the first name it meets
+        ("那海淀区呢？", ["北京今年新建的学校里，朝阳区有几所？"],
+         "北京今年新建的学校里，海淀区有几所？"),
+        ("那湖南省呢？", ["株洲2023年的研发投入在湖北省排第几？"],
+         "株洲2023年的研发投入在湖南省排第几？"),
+        # with no phrase of its head, the phrase the previous question was about (对X)
+        ("那乡村教师呢？", ["一号文件对乡村医生提出了什么要求？"],
+         "一号文件对乡村教师提出了什么要求？"),
         # "那一年": the year the previous question named
         ("那一年全国的增速是多少？", ["2022年株洲的增速是多少？"], "2022年全国的增速是多少？"),
     ],

@@ -13,6 +13,7 @@ from zhice.eval.dataset import (
     load_dataset,
 )
 from zhice.ingest.errors import ZhiceError
+from zhice.ingest.loaders import load
 from zhice.ingest.normalize import is_traditional
 
 CORPUS = Path(__file__).parents[2] / "corpus"
@@ -272,6 +273,25 @@ def test_quotes_match_across_whitespace_and_script(tmp_path):
         )
         is None
     )
+
+
+def test_a_quote_across_table_cells_is_found_as_the_document_shows_it(tmp_path):
+    page = tmp_path / "plan.html"
+    page.write_text("<html><body><div><p>一、总体要求。这是规划的正文，其后是指标表。</p>"
+                    "<table><tr><td>指标</td><td>2020年</td><td>2025年</td></tr>"
+                    "<tr><td>城乡教育共同体数量（个）</td><td>102</td><td>120</td></tr>"
+                    "<tr><td>省一级幼儿园比例（%）</td><td>11.5</td><td>14</td></tr>"
+                    "</table></div></body></html>", encoding="utf-8")
+    text = load(page).text
+    assert "城乡教育共同体数量（个） | 102 | 120" in text  # the loaders' cell separator
+    for quote in ("城乡教育共同体数量（个） 102 120", "城乡教育共同体数量（个）102120"):
+        questions = load_dataset(write(tmp_path, line(
+            evidence=[{"source": "plan.html", "quote": quote}])))
+        check_evidence(questions, {"plan.html": text}, "questions.jsonl")
+    questions = load_dataset(write(tmp_path, line(
+        evidence=[{"source": "plan.html", "quote": "城乡教育共同体数量（个） 120"}])))
+    with pytest.raises(DatasetError, match="not found in source plan.html"):
+        check_evidence(questions, {"plan.html": text}, "questions.jsonl")
 
 
 def test_quote_not_in_source(tmp_path):

@@ -48,6 +48,17 @@ def test_is_gold_needs_the_source_and_the_quote_on_normalised_text():
     assert is_gold(traditional, "a.txt", "加快形成新質生產力")
 
 
+def test_a_heading_quoted_is_held_by_the_passages_under_it():
+    heading = Question("q4", "name", "第九部分的标题是什么？", ("体制机制创新",), None,
+                       (Evidence("a.txt", "九、强化政策保障和体制机制创新"),))
+    under = "九、强化政策保障和体制机制创新 > （三十三）推进县域城乡融合发展"
+    assert is_gold(heading, "a.txt", "健全城乡融合发展体制机制。", heading=under)
+    assert not is_gold(heading, "a.txt", "健全城乡融合发展体制机制。", heading="八、其他")
+    run = result("q4", retrieved=[{"rank": 1, "source": "a.txt", "text": "正文。",
+                                   "heading": under}])
+    assert gold_ranks(heading, run) == [1]
+
+
 def test_rank_metrics_by_hand():
     ranks = [2, 4]
     assert recall_at(ranks, 1) == 0.0 and recall_at(ranks, 2) == 1.0

@@ -12,7 +12,7 @@ import zhice.index.embedders.fake as fake_module
 from tests.index.test_damage import replace_in_pages
 from tests.index.test_index import assert_consistent, policy_text, share_segmenter
 from tests.ingest.test_loaders import make_pdf
-from zhice.index.errors import IndexBusyError, IndexMismatchError
+from zhice.index.errors import IndexBusyError, IndexMismatchError, IndexReplacedError
 from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
 from zhice.index.rebuild import IndexRebuild, page_starts
@@ -104,6 +104,21 @@ def test_a_rebuild_is_the_index_an_ingest_of_the_same_files_gives(tmp_path, docs
     assert answers(idx) == asked
     assert_consistent(idx)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "idx"]  # nothing left over
+
+
+def test_a_process_that_held_the_old_index_is_told_and_writes_nothing(tmp_path, docs) -> None:
+    idx = tmp_path / "idx"
+    ingest(docs, idx)
+    with ZhiceIndex.open(idx) as server:  # `zhice serve`, open while another process rebuilds
+        assert server.bm25_search("产业转型升级示范区", 1)
+        with IndexRebuild(idx) as rebuild:
+            rebuild.run()
+        with pytest.raises(IndexReplacedError, match="restart"):
+            server.changed()
+        with pytest.raises(IndexReplacedError), server.writing():
+            pass
+    with ZhiceIndex.open(idx) as reopened:  # a restart reads the new index
+        assert not reopened.changed()
 
 
 def test_damaged_texts_are_reported_and_the_old_folder_kept(tmp_path, docs) -> None:

@@ -283,6 +283,8 @@ def test_the_opening_is_one_passage_across_the_lines_that_split_it():
     assert card.start == 0
     assert "（征求意见稿）\n市教育局\n2021年3月2日\n为推动职业教育高质量发展" in card.text
     assert card.heading == card.title == "关于推进职业教育发展的实施意见"
+    assert card.path == ""  # shown beside its title, the title is not said twice
+    assert chunks[-1].path == chunks[-1].heading == "一、总体要求"
     # what the card holds is not repeated as smaller chunks
     assert not [c for c in chunks[1:] if card.start <= c.start and c.end <= card.end]
     assert chunks[-1].text.endswith("建成10所高水平职业院校。")

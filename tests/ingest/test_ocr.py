@@ -127,6 +127,17 @@ def test_a_blank_line_between_paragraphs_ends_one():
                                "第二段也没有缩进，但前面空了一行所以是新的一段。")
 
 
+def test_a_doc_number_whose_brackets_ocr_misread_is_written_as_a_gongwen_writes_it():
+    def read(number: str) -> str:
+        return assemble([box("临江市人民政府文件", 300, 100, 800, 50),
+                         box(number, 420, 200, 680)]).split("\n")[1]
+
+    assert read("临政发〔[2024】12号") == "临政发〔2024〕12号"
+    assert read("临政发[2024〕12号") == "临政发〔2024〕12号"
+    assert read("国办函[2011]10号") == "国办函[2011]10号"  # a pair read as a pair stays
+    assert read("于2024年[2024]度") == "于2024年[2024]度"  # no 号: not a doc number
+
+
 # --- pages and files ---------------------------------------------------------------
 
 

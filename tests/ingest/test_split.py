@@ -338,6 +338,17 @@ def test_a_table_row_is_text_under_the_tables_caption():
     assert (text[span.start:span.end], span.heading) == (text, "核心指标")
 
 
+def test_a_chunk_of_a_tables_later_rows_is_under_its_header_row():
+    text = ("核心指标\n指标 | 十三五期间 | 2025目标\n幼儿园比例（%） | 73.35 | 80\n"
+            "高中段入学率（%） | 91.33 | 93\n城乡教育共同体数量（个） | 102 | 120")
+    spans = split(text, size=45, overlap=0)
+    assert len(spans) >= 2
+    assert spans[0].heading == "核心指标"  # its text holds the header row
+    header = "核心指标 > 指标 | 十三五期间 | 2025目标"
+    assert [s.heading for s in spans[1:]] == [header] * (len(spans) - 1)
+    assert "城乡教育共同体数量" in text[spans[-1].start:spans[-1].end]
+
+
 def test_a_short_line_heads_the_body_below_it_and_stays_text():
     text = "向韶关学什么\n韶关是老工业城市。它在转型。"
     (span,) = split(text, size=400, overlap=0)

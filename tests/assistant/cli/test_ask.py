@@ -20,7 +20,7 @@ ENERGY = "宜宾培育了产值千亿的动力电池产业群，电池产量占�
 ZONES = "国家先后设立了20个产业转型升级示范区。首批示范区包括株洲、湘潭、衡阳和宜宾等城市。"
 TWO_PART = "首批示范区包括哪些城市？老工业城市新增多少就业岗位？"
 GOAL_AT = f"plan.md:{PLAN.index(GOAL)}-{PLAN.index(GOAL) + len(GOAL)}"
-PLAN_SOURCE = f"[1] {TITLE} > {TITLE} > 一、总体要求 > （二）主要目标"
+PLAN_SOURCE = f"[1] {TITLE} > 一、总体要求 > （二）主要目标"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_the_answer_with_markers_then_the_numbered_sources(capsys, index_dir):
         f"15%。[1]{ENERGY}[1]\n"
         "\n"
         "来源：\n"
-        "[1] 新能源产业 > 新能源产业\n"
+        "[1] 新能源产业\n"
         "    energy.txt:9-43\n"
         f"    【{ENERGY}】\n"
     )
@@ -64,9 +64,9 @@ def test_two_sources_are_numbered_in_answer_order(capsys, index_dir):
     # choice, and the sources follow the answer's order
     zones = "首批示范区包括株洲、湘潭、衡阳和宜宾等城市。"
     blocks = {
-        GOAL: (f"{TITLE} > {TITLE} > 一、总体要求 > （二）主要目标\n    {GOAL_AT}\n"
+        GOAL: (f"{TITLE} > 一、总体要求 > （二）主要目标\n    {GOAL_AT}\n"
                f"    【{GOAL}】\n"),
-        zones: ("产业转型升级示范区 > 产业转型升级示范区\n    zones.txt:13-55\n"
+        zones: ("产业转型升级示范区\n    zones.txt:13-55\n"
                 f"    国家先后设立了20个产业转型升级示范区。【{zones}】\n"),
     }
     first, second = sorted(blocks, key=out.index)

