@@ -9,6 +9,8 @@ instead; this is the extractive mode's carry-over of the previous question's sub
 import re
 from functools import cache
 
+from .rerank import naming_phrase
+
 # "那株洲呢？", "还有宜宾呢", "那么鄂尔多斯怎么样？"
 _ELLIPTIC = re.compile(
     r"^(?:那么?|还有|另外|再说说)?\s*(.{1,16}?)\s*(?:呢|怎么样|如何|又如何|怎样)[？?。]?$")
@@ -86,6 +88,9 @@ def _subject(previous: str) -> str | None:
     title = _TITLE.search(previous)
     if title:
         return title.group(0)
+    named = naming_phrase(previous)  # "2023年一号文件…": the document, not its last noun
+    if named:
+        return named
     entities = _entities(previous)
     if entities:
         return entities[0]

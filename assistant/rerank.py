@@ -103,6 +103,13 @@ _NAMING = re.compile(rf"(?:^|(?<=[，,。；;：:？?！!]))"
                      rf"([^，,。；;：:？?！!]{{0,16}}(?:{_DOC_TYPES}))(?:中|里|所说的?)?")
 
 
+def naming_phrase(question: str) -> str | None:
+    """The clause-initial phrase that names the document a question asks about
+    ("2023年中央一号文件提出…" -> "2023年中央一号文件"); None when it names none."""
+    m = _NAMING.search(question)
+    return m.group(1) if m and m.group(1) != question else None
+
+
 def without_document_name(question: str) -> str:
     """The question without the phrase that names the document it asks about (the
     question itself when it names none, or is nothing else)."""

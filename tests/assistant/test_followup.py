@@ -50,6 +50,9 @@ from zhice.assistant.followup import needs_context, standalone
         # with no phrase of its head, the phrase the previous question was about (对X)
         ("那乡村教师呢？", ["一号文件对乡村医生提出了什么要求？"],
          "一号文件对乡村教师提出了什么要求？"),
+        # no counterpart: asked about the document the previous question named
+        ("那南方省份呢？", ["2023年一号文件支持哪些地区开展粮豆轮作？"],
+         "2023年一号文件的南方省份呢？"),
         # "那一年": the year the previous question named
         ("那一年全国的增速是多少？", ["2022年株洲的增速是多少？"], "2022年全国的增速是多少？"),
     ],
