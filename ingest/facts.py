@@ -58,6 +58,10 @@ _PERIOD = [
     re.compile(r"(?:规划期|实施期|有效期|期限)(?:限)?(?:为|是|：|:)\s*((?:19|20)\d{2})\s*年?\s*"
                r"[-－—–~～至到]+\s*((?:19|20)\d{2})\s*年"),
 ]
+# A plan named by its five-year plan ("十四五"规划, 第十四个五年规划) in its own title
+# covers that plan's years: the Nth plan starts in 1951 + 5N (十一五 2006-2010).
+_FIVE_YEAR = re.compile(r"十([一二三四五六七八九])五[”\"」]?.{0,20}?规划"
+                        r"|第十([一二三四五六七八九])个五年规划")
 _IN_FORCE = re.compile(r"自\s*(" + DATE.pattern + r")\s*起(?:施行|实施|执行|生效)")
 _VALID_FOR = re.compile(
     r"有效期(?:为|至)?\s*([0-9一二三四五六七八九十]+\s*年|(?:19|20)\d{2}\s*年[^，。]{0,8})")
@@ -336,6 +340,10 @@ def _period(title: str, text: str) -> str:
     m = _PERIOD[0].search(title) or _PERIOD[1].search(text)
     if m:
         return f"{m.group(1)}-{m.group(2)}"
+    m = _FIVE_YEAR.search(title)
+    if m:
+        start = 1951 + 5 * (10 + _CN_DIGITS[m.group(1) or m.group(2)])
+        return f"{start}-{start + 4}"
     m = _IN_FORCE.search(text)
     if m:
         return f"自{_iso(DATE.search(m.group(1)))}起"

@@ -87,6 +87,17 @@ def test_a_plan_cover_dated_in_chinese_numerals_and_its_period():
     assert f.issuers == ()  # bodies named in the content are not its issuers
 
 
+@pytest.mark.parametrize(("title", "period"), [
+    ("绍兴市教育事业“十四五”发展规划", "2021-2025"),
+    ("某市国民经济和社会发展第十三个五年规划纲要", "2016-2020"),
+    ("关于做好“十四五”期间统计工作的通知", ""),  # not a plan: no period of its own
+])
+def test_a_five_year_plan_covers_its_years(title, period):
+    f = extract_facts(f"# {title}\n\n正文。")
+    assert f.period == period
+    assert f.ended(2026) == bool(period)  # the 十四五 ends in 2025, the 十三五 in 2020
+
+
 @pytest.mark.parametrize(("line", "number"), [
     ("国办函[2011]10号", "国办函[2011]10号"),
     ("浙教基（2012）107号", "浙教基（2012）107号"),
