@@ -83,7 +83,7 @@ _NOT_LETTER = re.compile(r"[\W_]+")  # keeps what str.isalnum() keeps, CJK inclu
 # words, closed classes of the language.
 _STOP_CHARS = frozenset("的了是在和与及或等也都就还而并其之这那有个吗呢吧啊呀么什怎哪几多少谁请问")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?|[〇零一二两三四五六七八九十百千万亿]{2,}")
-_LIST = re.compile(r"[、；;]")
+LIST_MARKS = re.compile(r"[、；;]")  # two of them in a sentence: it enumerates (A、B、C)
 # How a text defines: a closed set of copular phrases
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定为")
 _ANCHOR = 12  # characters between a figure and the term it quantifies ("总投资283亿元")
@@ -215,7 +215,7 @@ def sentence_rows(asked: Asked, hits: Sequence[Hit], passages: Sequence[Passage]
                 float(bool(patterns) and not typed),
                 float("number" in kinds and _new_figure(s.key, asked.key)),
                 float("number" in kinds and _anchored(s.key, asked)),
-                float("list" in kinds and len(_LIST.findall(s.key)) >= 2),
+                float("list" in kinds and len(LIST_MARKS.findall(s.key)) >= 2),
                 float("definition" in kinds and bool(_DEFINES.search(s.key))),
                 novel,
                 min(2.0, len(s.key) / 100),

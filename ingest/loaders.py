@@ -25,7 +25,7 @@ from .archive import check_archive
 from .errors import LoadError, UnsupportedFileError
 from .normalize import strip_invisible
 from .ocr import OcrEngine, PageProgress, read_image, read_pdf_pages
-from .types import LoadedDocument
+from .types import CELL_SEPARATOR, LoadedDocument
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".png",
                       ".jpg", ".jpeg")
@@ -470,7 +470,7 @@ def _html_inline(tag) -> str:
 def _table_row(tr) -> str:
     """Non-empty cells of a row joined by " | "."""
     cells = (_collapse(_html_inline(cell)) for cell in tr.find_all(["td", "th"], recursive=False))
-    return " | ".join(cell for cell in cells if cell)
+    return CELL_SEPARATOR.join(cell for cell in cells if cell)
 
 
 # --- PDF -------------------------------------------------------------------------
@@ -590,7 +590,7 @@ def _docx_blocks(document) -> Iterator[tuple[str, str]]:
             # The row's own cells, not row.cells: that repeats a merged cell per column.
             for tr in child.tr_lst:
                 cells = (_collapse(_Cell(tc, table).text) for tc in tr.tc_lst)
-                row = " | ".join(cell for cell in cells if cell)
+                row = CELL_SEPARATOR.join(cell for cell in cells if cell)
                 if row:
                     rows.append(row)
             if rows:

@@ -8,11 +8,12 @@ import re
 import unicodedata
 from functools import cache
 
+from .types import CELL_SEPARATOR
+
 _SPACE = re.compile(r"\s+")
-# The loaders join a table row's cells with " | " (ingest/loaders.py; cleaning may drop
-# the spaces); a quote copied from the table as the document shows it has spaces there,
-# or nothing.
-_CELLS = re.compile(r"\s*\|\s*")
+# The cell separator the loaders write, with or without its spaces: a quote copied from
+# a table as the document shows it has spaces there, or nothing.
+_CELLS = re.compile(rf"\s*{re.escape(CELL_SEPARATOR.strip())}\s*")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"',
                          "『": '"', "』": '"'})
 # Control characters (C0, DEL, C1) other than tab, LF and CR, whose handling is the

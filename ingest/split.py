@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .normalize import search_key
+from .types import CELL_SEPARATOR
 
 # Heading patterns and the level each stands at. Markdown levels are 1-6; the policy
 # hierarchy sits below them, so "## 一、总体要求" is level 2 and "一、" alone is 12.
@@ -54,8 +55,7 @@ class Span:
     heading: str
 
 
-# The loaders write a table row's cells joined by " | " (cleaning may drop the spaces).
-_TABLE_ROW = "|"
+_TABLE_ROW = CELL_SEPARATOR.strip()  # what marks a line as a table row
 _HEADER_CELL = 20  # characters of a header cell kept in the heading path
 
 # A run-in heading: "（二）工作方针。优先发展，育人为本……" names its section in a short
@@ -137,7 +137,8 @@ def sentences(text: str) -> list[Sentence]:
 def _table_header(row: str) -> str:
     """A table's first row as a heading: its cells, the longest ones cut."""
     cells = [c.strip() for c in row.split(_TABLE_ROW) if c.strip()]
-    return " | ".join(c if len(c) <= _HEADER_CELL else c[:_HEADER_CELL] + "…" for c in cells)
+    return CELL_SEPARATOR.join(c if len(c) <= _HEADER_CELL else c[:_HEADER_CELL] + "…"
+                               for c in cells)
 
 
 def _heading_of(line: str) -> tuple[tuple[int, str] | None, bool] | None:

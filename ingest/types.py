@@ -3,6 +3,10 @@
 import hashlib
 from dataclasses import dataclass, field
 
+# How the loaders write a table row: its cells joined by this (LoadedDocument). Cleaning
+# may drop the spaces around the bar; whoever reads rows back keys on the bar.
+CELL_SEPARATOR = " | "
+
 
 def content_hash(text: str) -> str:
     """SHA-256 hex of text: the id of a chunk and the version of a file."""
