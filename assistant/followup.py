@@ -7,8 +7,8 @@ instead; this is the extractive mode's carry-over of the previous question's sub
 """
 
 import re
-from functools import cache
 
+from .question import tagger
 from .rerank import naming_phrase
 
 # "那株洲呢？", "还有宜宾呢", "那么鄂尔多斯怎么样？"
@@ -20,6 +20,7 @@ _REFERENCE = re.compile(
     r"措施|工程|项目|文章|会议|活动|企业|产业)?|(?<!其)它们?|(?<![\u4e00-\u9fff])其(?=[是的在有])|"
     r"那里|当地"
 )
+_PRONOUNS = ("它", "它们", "其")
 # "那一年", "当年": the year of the previous question (pronouns are a closed class)
 _SAME_YEAR = re.compile(r"那一?年|当年|同年")
 _YEAR = re.compile(r"\d{4}年")
@@ -27,6 +28,10 @@ _CONNECTIVE = re.compile(r"^(?:那么?|还有|另外|再说说)\s*")
 # function characters around what remains of an elliptic follow-up ("的财政收入", "到")
 _PHRASE_EDGE = re.compile(r"^[的在到和与及了又也还]+|[的了]+$")
 _TITLE = re.compile(r"《[^》]{2,60}》")
+_QUOTED = re.compile(r"[“\"「]([^”\"」]{2,16})[”\"」]")
+# "对台湾方面呢？" is "台湾呢？": a preposition of aboutness before, the light noun 方面
+# after (closed classes)
+_ASPECT = re.compile(r"^(?:对于|对|关于|针对|在)|方面$")
 # entity parts of speech in jieba: place, organisation, other proper noun, person
 _ENTITY_TAGS = ("ns", "nt", "nz", "nr")
 # what an elliptic follow-up's name replaces: not "nz", which jieba also gives to terms
@@ -48,22 +53,11 @@ _ABOUT = ("对", "针对", "关于", "对于")
 _LEADING_SUBJECT = re.compile(r"^([\u4e00-\u9fff]{2,6}?)(?:市|省)?(?=在|的)")
 
 
-@cache
-def _posseg():
-    # jieba.posseg loads its own dictionary: only when a follow-up needs it
-    import logging
-
-    import jieba.posseg
-
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    return jieba.posseg
-
-
 def _runs(text: str, keep) -> list[str]:
     """The maximal runs of the words of `text` that `keep(word)` keeps, each joined, in
     order (jieba's words, with their parts of speech)."""
     out, run = [], []
-    for w in [*_posseg().cut(text), None]:
+    for w in [*tagger().cut(text), None]:
         if w is not None and keep(w):
             run.append(w.word)
         elif run:
@@ -99,20 +93,32 @@ def _subject(previous: str) -> str | None:
 
 
 def needs_context(question: str, history: list[str]) -> bool:
-    """Whether a question leans on the conversation: elliptic or referring back."""
+    """Whether a question leans on the conversation: elliptic, referring back or
+    naming nothing it is about ("具体有哪些措施？")."""
     q = question.strip()
     return bool(history) and bool(
-        _elliptic(q) or _REFERENCE.search(q) or _SAME_YEAR.search(q))
+        _elliptic(q) or _REFERENCE.search(q) or _SAME_YEAR.search(q) or _vague(q))
+
+
+def _vague(question: str) -> bool:
+    """Whether a question names nothing to be about: no title, quote, year or proper
+    noun, and no noun but one short word ("具体有哪些措施？", not "新质生产力是什么？")."""
+    if _TITLE.search(question) or _QUOTED.search(question) or _YEAR.search(question):
+        return False
+    words = [w for w in tagger().cut(question) if w.flag[0] in "nb" or w.flag == "vn"]
+    return not any(w.flag in _ENTITY_TAGS for w in words) and (
+        not words or (len(words) == 1 and len(words[0].word) <= 2))
 
 
 def _elliptic(question: str) -> str | None:
     """X of "那X呢？"; of "X怎么样？" only when X is a bare name ("那么鄂尔多斯怎么样？"):
-    "东北地区资源型城市的人口情况怎么样？" is a question of its own."""
+    "东北地区资源型城市的人口情况怎么样？" is a question of its own. "对X方面呢？" is
+    "X呢？"."""
     m = _ELLIPTIC.match(question)
     if not m or len(question) > 20:
         return None
     if question.rstrip("？?。").endswith("呢") or len(m.group(1)) <= 4:
-        return m.group(1)
+        return _ASPECT.sub("", m.group(1)) or m.group(1)
     return None
 
 
@@ -128,7 +134,7 @@ def standalone(question: str, history: list[str]) -> str:
     q = question.strip()
     if not history:
         return q
-    previous = history[-1]
+    previous = history[-1]  # as it was searched: callers keep the rewritten questions
     elliptic = _elliptic(q)
     if elliptic:
         replaced = _replace_constituents(elliptic, previous)
@@ -148,9 +154,19 @@ def standalone(question: str, history: list[str]) -> str:
             out = out[: year.start()] + years[0] + out[year.end() :]
     reference = _REFERENCE.search(out)
     if reference:
-        subject = _subject(previous)
+        # "它" is the thing the previous question put in quotes, if any ("五权下放")
+        quoted = _QUOTED.search(previous) if reference.group(0) in _PRONOUNS else None
+        subject = quoted.group(0) if quoted else _subject(previous)
         if subject and subject not in out:
             out = out[: reference.start()] + subject + out[reference.end() :]
+    elif not year and _vague(q):
+        # what the previous question asked about ("2023年一号文件对宅基地制度改革"),
+        # then this question about it
+        about = _about(previous)
+        if about:
+            return previous[: previous.index(about) + len(about)] + _CONNECTIVE.sub("", q)
+        subject = _subject(previous)
+        return subject + "的" + _CONNECTIVE.sub("", q) if subject else q
     return out
 
 
@@ -220,7 +236,7 @@ def _with_kind(name: str, text: str) -> str:
 def _about(question: str) -> str | None:
     """What a question is about: the words after 对/关于 up to its verb or question word
     ("…对乡村医生提出了什么要求" -> "乡村医生"); None without such a phrase."""
-    words = list(_posseg().cut(question))
+    words = list(tagger().cut(question))
     for i, w in enumerate(words):
         if w.word in _ABOUT and w.flag.startswith("p"):
             phrase = []
@@ -241,5 +257,5 @@ def _noun_runs(text: str) -> list[str]:
 
 
 def _last_word(phrase: str) -> str:
-    words = [w.word for w in _posseg().cut(phrase)]
+    words = [w.word for w in tagger().cut(phrase)]
     return words[-1] if words else phrase

@@ -9,6 +9,7 @@ word of one question or one domain: what a question is about is weighed from the
 """
 
 import re
+from functools import cache
 
 from zhice.ingest.normalize import search_key
 
@@ -147,3 +148,24 @@ def constraints(question: str) -> list[str]:
     in order, each once; a document by its name inside 《》."""
     found = [m.group(1) or m.group(0) for m in _PINNED.finditer(search_key(question))]
     return list(dict.fromkeys(found))
+
+
+@cache
+def tagger():
+    """jieba's part-of-speech tagger (it loads its own dictionary, about a second):
+    loaded on first use, by what needs a word's part of speech."""
+    import logging
+
+    import jieba.posseg
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    return jieba.posseg
+
+
+def tagged_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, part of speech) of each word of `text`, by jieba's tagger."""
+    spans, at = [], 0
+    for w in tagger().cut(text):
+        spans.append((at, at + len(w.word), w.flag))
+        at += len(w.word)
+    return spans

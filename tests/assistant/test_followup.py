@@ -101,3 +101,19 @@ def test_a_follow_up_with_no_counterpart_asks_about_the_previous_subject(
     # nothing in the previous question has the follow-up's kind: it is asked about
     # what that question was about, never glued to the whole of it
     assert standalone(question, history) == expected
+
+
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    # naming nothing it is about: asked about what the previous question was about
+    ("具体有哪些措施？", ["2023年一号文件对农村宅基地制度改革定的是什么基调？"],
+     "2023年一号文件对农村宅基地制度改革具体有哪些措施？"),
+    # "对X方面呢？" is "X呢？"
+    ("对台湾方面呢？", ["决定对澳门的国际中心地位提出了什么要求？"],
+     "决定对台湾的国际中心地位提出了什么要求？"),
+    # "它" is what the previous question put in quotes
+    ("推广它是为了什么？", ["绍兴推广的“五权下放”是哪类学校的经验？"],
+     "推广“五权下放”是为了什么？"),
+])
+def test_follow_ups_that_lean_on_the_conversation_in_other_ways(question, history, expected):
+    assert needs_context(question, history)
+    assert standalone(question, history) == expected
