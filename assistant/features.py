@@ -27,6 +27,7 @@ from .question import (
     constraints,
     question_focus,
     question_kinds,
+    tagged_spans,
 )
 from .types import Hit
 
@@ -69,6 +70,9 @@ EVIDENCE_FEATURES = (
     "rarest_missing",  # its passage lacks the question's rarest known term (or it has none)
     "figures",  # figures and ordinals of the question its passage lacks (at most 2)
     "unmatched",  # years, 《》 titles and ordinals of the question its passage lacks
+    # idf share of the question's terms its passage lacks and holds another term in the
+    # place of, between the same neighbours: 雄安新区 for 滨海新区, 公办高等学校 for 民办
+    "contrast",
     "untyped",  # the question wants a typed answer and its passage holds none
     "unvalued",  # the question asks for a number and the sentence has none it has not
     "unanchored",  # the question asks for a number and none stands by what it asks about
@@ -87,6 +91,11 @@ LIST_MARKS = re.compile(r"[、；;]")  # two of them in a sentence: it enumerate
 # How a text defines: a closed set of copular phrases
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定为")
 _ANCHOR = 12  # characters between a figure and the term it quantifies ("总投资283亿元")
+# jieba's parts of speech (a closed set) of a modifier and of the noun it modifies:
+# nouns of every kind, attributes (省级, 民办), abbreviations and set phrases; a head may
+# also be a verbal noun (普查 in 农业普查)
+_MODIFIER = ("n", "b", "j", "l")
+_HEAD = (*_MODIFIER, "vn")
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ class Asked:
     rarest: str  # its known term with the highest idf ("" when none)
     figures: tuple[str, ...]  # its figures and ordinals (question.QUESTION_FIGURE)
     question: str
+    # its known terms that modify a noun, with the words after them (_slots)
+    slots: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,7 @@ class Row:
     start: int
     end: int
     values: tuple[float, ...]
+    contrast: float = 0.0  # its passage's (_contrast), an evidence feature
 
 
 def letters(key: str) -> str:
@@ -168,7 +180,53 @@ def analyse(question: str, segmenter: ChineseSegmenter, idf: Callable[[str], flo
     return Asked(key, weights, frozenset(bigrams(key)), frozenset(question_kinds(question)),
                  tuple(answer_patterns(question)), content(question_focus(question)),
                  content(asked_window(question)), terms, unknown, rarest,
-                 tuple(QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", key))), question)
+                 tuple(QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", key))), question,
+                 _slots(key.lower(), terms, [t for t in weights if len(t) >= 2]))
+
+
+def _slots(key: str, terms: dict[str, float], words: Sequence[str]):
+    """Each term that modifies a noun in the question with the words of that noun that
+    follow it: ("滨海", ("新区",)) in "推进滨海新区建设", ("省级", ("财政",)) in "省级财政";
+    a verb, pronoun or number and what follows it is no such pair."""
+    tagged = tagged_spans(key)
+
+    def within(start: int, end: int, tags: tuple[str, ...]) -> bool:
+        return any(s <= start and end <= e and flag.startswith(tags) for s, e, flag in tagged)
+
+    out = []
+    for t in sorted(terms):
+        spans = [(m.start(), m.end()) for m in re.finditer(re.escape(t), key)
+                 if within(m.start(), m.end(), _MODIFIER)]
+        after = tuple(w for w in words if w != t and any(
+            key.startswith(w, e) and within(e, e + len(w), _HEAD) for _, e in spans))
+        if after:
+            out.append((t, after))
+    return tuple(out)
+
+
+def _contrast(asked: Asked, text: str, tokens: frozenset[str]) -> float:
+    """The idf share of the question's terms that `text` lacks while it holds another
+    word (one of `tokens`) as long and of the same script before the word that follows
+    the term in the question: a question that swapped the modifier of a head ("滨海新区"
+    asked, "推进雄安新区建设" found), not a passage that says it in other words."""
+    total = sum(asked.terms.values())
+    swapped = sum(asked.terms[t] for t, after in asked.slots if t not in text and any(
+        _same_kind(t, c) and c in tokens
+        for w in after for c in (text[p - len(t) : p] for p in _positions(w, text))))
+    return swapped / total if total else 0.0
+
+
+def _positions(word: str, text: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(word), text)]
+
+
+def _same_kind(term: str, other: str) -> bool:
+    """Whether `other` could stand where `term` stands: as long, all letters, CJK
+    where the term is, digits where the term has them, and not the term."""
+    return (len(other) == len(term) and other != term and letters(other) == other
+            and any(c.isdigit() for c in other) == any(c.isdigit() for c in term)
+            and all(("\u4e00" <= a <= "\u9fff") == ("\u4e00" <= b <= "\u9fff")
+                    for a, b in zip(term, other)))
 
 
 def _share(weights: dict[str, float], held: Callable[[str], bool]) -> float:
@@ -196,6 +254,8 @@ def sentence_rows(asked: Asked, hits: Sequence[Hit], passages: Sequence[Passage]
         retrieval = max(0.0, hit.score / top)
         covers = [sum(w for t, w in weights.items() if t in s.tokens) / total
                   for s in passage.sentences]
+        contrast = _contrast(asked, passage.letters + "\n" + title.letters,
+                             passage.tokens | title.tokens)
         for n, s in enumerate(passage.sentences):
             context = sum(w for t, w in elsewhere.items() if t not in s.tokens)
             gram_cover = (sum(1 for g in grams if g in s.letters) / len(grams)) if grams else 0.0
@@ -221,7 +281,7 @@ def sentence_rows(asked: Asked, hits: Sequence[Hit], passages: Sequence[Passage]
                 min(2.0, len(s.key) / 100),
                 1.0 / (i + 1),
                 retrieval,
-            )))
+            ), contrast))
     return rows
 
 
@@ -263,6 +323,7 @@ def evidence_values(asked: Asked, hits: Sequence[Hit], rows: Sequence[Row],
             unknown=asked.unknown, asked_missing=lacking, asked_unsaid=lacking,
             rarest_missing=1.0, figures=float(min(2, len(asked.figures))),
             unmatched=float(min(2, len(constraints(asked.question)))),
+            contrast=0.0,
             untyped=float(bool(asked.patterns)), unvalued=float(number),
             unanchored=float(number), focus=float(bool(asked.focus)), bm25=0.0, agree=0.0,
             rank=0.0)
@@ -286,6 +347,7 @@ def evidence_values(asked: Asked, hits: Sequence[Hit], rows: Sequence[Row],
         rarest_missing=float(asked.rarest not in context or not asked.rarest),
         figures=float(min(2, sum(1 for f in asked.figures if f not in context))),
         unmatched=float(min(2, len(unmatched_in(asked.question, [context])))),
+        contrast=best.contrast,
         untyped=float(bool(asked.patterns)
                       and not any(p.search(context) for p in asked.patterns)),
         unvalued=float(number and not values["figure"]),
