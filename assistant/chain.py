@@ -29,6 +29,7 @@ from .extractive import NOT_FOUND, ExtractiveAnswerer
 from .facts_search import FactsAnswerer, FactsSearch
 from .followup import needs_context, standalone
 from .params import RetrievalParams
+from .question import tagger
 from .rerank import CoverageReranker
 from .retrieve import HybridRetriever
 from .types import MODES, Answer, Hit
@@ -173,6 +174,7 @@ class Assistant:
         try:
             answerer = ExtractiveAnswerer(index.segmenter, idf=_idf(index), model=answer_model,
                                           known=lambda term: index.df(term) > 0)
+            tagger()  # the features' and follow-ups' parts of speech
             if mode == "llm":
                 generator = LlmAnswerer(model, answerer)
             params = RetrievalParams.load()

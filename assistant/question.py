@@ -152,13 +152,14 @@ def constraints(question: str) -> list[str]:
 
 @cache
 def tagger():
-    """jieba's part-of-speech tagger (it loads its own dictionary, about a second):
-    loaded on first use, by what needs a word's part of speech."""
+    """jieba's part-of-speech tagger, its dictionary loaded (about a second): by
+    Assistant.open, so that no question waits for it."""
     import logging
 
     import jieba.posseg
 
     logging.getLogger("jieba").setLevel(logging.WARNING)
+    jieba.posseg.dt.initialize()
     return jieba.posseg
 
 
