@@ -37,7 +37,8 @@ from .errors import (
     replaced,
     storage_failed,
 )
-from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE
+from .pages import PageImages
+from .paths import BM25_FILE, DB_FILE, DENSE_FILE, DENSE_META, LOCK_FILE, PAGES_DIR
 from .recovery import DENSE_CHECKSUM, DerivedStores, load_bm25, load_dense
 from .rwlock import ReadWriteLock
 from .segment import ChineseSegmenter, flat_tokens
@@ -60,6 +61,7 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         self.dense = dense
         self.bm25 = bm25
         self.segmenter = segmenter
+        self.pages = PageImages(directory / PAGES_DIR)
         self._dirty = False
         self._checked = False  # whether the database had its full check (a writer's)
         self._generation = -1  # the SQLite generation FAISS and BM25 in memory show
@@ -191,6 +193,9 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
                 gen = self.store.generation()
                 if gen != self._generation:
                     self._catch_up(gen)
+                # images a failed or killed ingest wrote for rows it never committed
+                if self.pages.root.is_dir():  # else no query of every file's hash
+                    self.pages.sweep(self.store.file_hashes().values())
                 yield
             finally:
                 self.save()
@@ -205,10 +210,13 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         transaction. Chunks that repeat an indexed chunk of another file are recorded
         as duplicates, not embedded. `tokens` (per chunk, from `segment`) are the
         chunks' BM25 tokens by line when the caller segmented them ahead; `vectors`
-        (per chunk, in order) their embeddings when the caller embedded them ahead."""
+        (per chunk, in order) their embeddings when the caller embedded them ahead.
+        The images of pages OCR read are kept first (pages.py), and those of the
+        version it replaces dropped once it is committed."""
         previous = self.store.file_hash(doc.source)
         if previous == sha256:
-            return AddResult(doc.source, "unchanged")
+            updated = self.pages.fill(sha256, doc.page_images)
+            return AddResult(doc.source, "updated" if updated else "unchanged")
         if tokens is not None and len(tokens) != len(doc.chunks):
             raise ValueError(f"got {len(tokens)} token lists for {len(doc.chunks)} chunks")
         if vectors is not None and len(vectors) != len(doc.chunks):
@@ -217,6 +225,7 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
         embedded = (dict(zip((c.ordinal for c in doc.chunks), vectors))
                     if vectors is not None else None)
         added: list[tuple[int, list[list[str]], np.ndarray]] = []
+        self.pages.put(sha256, doc.page_images)
         with self.store.transaction() as db:
             removed = self._delete(db, doc.source, added) if previous is not None else []
             self.store.insert_file(db, doc.source, path, sha256, doc.title, doc.text)
@@ -237,19 +246,27 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
                 self.store.insert_duplicate(db, "paragraph", _folded_chunk(doc, para), None)
             gen = self.store.bump_generation(db)
         self._apply(removed, added, gen)
+        self._forget(previous)
         return AddResult(doc.source, "updated" if previous is not None else "added", len(fresh),
                          len(dups) + len(doc.folded), len(fresh))
 
     def remove(self, source: str) -> bool:
         """Drop a document from every store; False when it was not indexed."""
-        if self.store.file_hash(source) is None:
+        sha256 = self.store.file_hash(source)
+        if sha256 is None:
             return False
         added: list[tuple[int, list[list[str]], np.ndarray]] = []
         with self.store.transaction() as db:
             removed = self._delete(db, source, added)
             gen = self.store.bump_generation(db)
         self._apply(removed, added, gen)
+        self._forget(sha256)
         return True
+
+    def _forget(self, sha256: str | None) -> None:
+        """Drop the page images of a file version no indexed file has any more."""
+        if sha256 and self.pages.holds(sha256) and not self.store.has_version(sha256):
+            self.pages.drop(sha256)
 
     def record_chunking(self, size: int | None, overlap: int | None) -> None:
         """Note the chunk size and overlap documents were ingested with: a rebuild
@@ -394,6 +411,13 @@ class ZhiceIndex(DerivedStores, ClosedOnExit):
 
     def folded_sources(self) -> list[tuple[str, str]]:
         return self.store.folded_pairs()
+
+    def page_image(self, source: str, page: int) -> bytes | None:
+        sha256 = self.store.file_hash(source)
+        return None if sha256 is None else self.pages.get(sha256, page)
+
+    def lacking_page_images(self) -> set[str]:
+        return self.pages.lacking(self.store.file_hashes(), self.store.facts())
 
     def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids nearest to the query's embedding, with cosine similarity."""

@@ -4,7 +4,8 @@ SQLite holds every chunk's vector and BM25 tokens, every file's text and facts: 
 it goes into the Milvus collections as they are (milvus_store.py), with the recorded
 embedder, so the copy answers as the original does. A chunk the embedded store folded
 into an identical chunk of another file becomes a chunk of its own file again (with
-the vector of the one it repeated): Milvus folds nothing across files (milvus.py).
+the vector of the one it repeated): Milvus folds nothing across files (milvus.py). The
+images of the pages OCR read go into the Milvus index's folder (milvus_spec.pages_folder).
 
 The files go in through the Milvus writer (milvus.py: versions, batches, df rows) with
 the vectors SQLite holds. The info row, which makes the collections an index, is written
@@ -26,6 +27,8 @@ from .errors import IndexMismatchError
 from .milvus import MilvusIndex, initial_state, new_info
 from .milvus_spec import MilvusSpec
 from .milvus_store import MilvusStore
+from .pages import PageImages
+from .paths import PAGES_DIR
 from .segment import ChineseSegmenter
 from .store import split_lines
 
@@ -63,10 +66,12 @@ def migrate(directory: Path, target: MilvusSpec,
             "SELECT f.source FROM files f LEFT JOIN chunks c ON c.source = f.source "
             "GROUP BY f.source ORDER BY MIN(c.id) IS NULL, MIN(c.id), f.source")]
         facts = store.facts()
+        images = PageImages(Path(directory) / PAGES_DIR)
         copied = 0
         with index.writing():
             for source in order:
                 chunks, lines, vectors, duplicates, file = _file(db, source, segmenter)
+                index.pages.put(file[1], images.all(file[1]))
                 index.put_file(source, *file, facts.get(source, DocumentFacts()), chunks,
                                lines, vectors, duplicates)
                 copied += len(chunks)

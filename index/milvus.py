@@ -55,8 +55,9 @@ from .embedders.base import Embedder
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError, IndexReadOnlyError
 from .index import _spec_of
 from .milvus_lease import ServerLease, owner_id
-from .milvus_spec import MilvusSpec
+from .milvus_spec import MilvusSpec, pages_folder
 from .milvus_store import BATCH, MILVUS_SCHEMA, TOKENIZER, MilvusStore, View
+from .pages import PageImages
 from .segment import ChineseSegmenter
 from .store import FileRecord, StoredChunk
 
@@ -91,6 +92,7 @@ class MilvusIndex(ClosedOnExit):
         self.embedder = embedder  # None only for `migrate`, which writes vectors it has
         self.segmenter = segmenter
         self.location = str(milvus.spec)
+        self.pages = PageImages(pages_folder(milvus.spec))
         self._read_only = read_only
         self._view: tuple[int, View, int] = (-1, View(), 0)  # generation, view, chunks
         self._cache: dict = {}  # per generation: df, facts
@@ -208,6 +210,13 @@ class MilvusIndex(ClosedOnExit):
         every = cache["facts"]
         return dict(every) if sources is None else {s: every[s] for s in sources if s in every}
 
+    def page_image(self, source: str, page: int) -> bytes | None:
+        rows = self.milvus.visible_files(self._view[1], source, fields=("sha256",))
+        return self.pages.get(rows[0]["sha256"], page) if rows else None
+
+    def lacking_page_images(self) -> set[str]:
+        return self.pages.lacking(self.file_hashes(), self.facts())
+
     def is_current(self, source: str, sha256: str) -> bool:
         if self._state is not None:  # a writer knows every file's hash already
             return self._current.get(source, (0, None))[1] == sha256
@@ -243,7 +252,9 @@ class MilvusIndex(ClosedOnExit):
         """One writer at a time (see the module's docstring): this instance's threads
         wait for each other; another writer is IndexBusyError. A change a killed writer
         left half done is finished or undone first; the last batch is committed at the
-        end, and on an error what was added whole before it."""
+        end, and on an error what was added whole before it. Page images no visible
+        file refers to (replaced, removed, or written by a writer that failed) are swept
+        away first and last: none is dropped while a batch that refers to it is open."""
         if self.read_only:
             raise IndexReadOnlyError(f"the index at {self.location} was opened read-only")
         with self._write_lock:
@@ -256,9 +267,11 @@ class MilvusIndex(ClosedOnExit):
                                  for r in self.milvus.visible_files(
                                      View.of(state), fields=("source", "sha256", "chunks"))}
                 self._state = state
+                self.pages.sweep(self._hashes())
                 try:
                     yield
                     self._commit()
+                    self.pages.sweep(self._hashes())
                 except BaseException:
                     if self._batch is not None and not self._batch.broken:
                         with suppress(Exception):  # the first error is the one to tell
@@ -266,6 +279,10 @@ class MilvusIndex(ClosedOnExit):
                     raise
                 finally:
                     self._state, self._batch, self._current = None, None, {}
+
+    def _hashes(self) -> set[str]:
+        """The SHA-256 of every file a writer has made visible or is writing."""
+        return {sha for _, sha, _ in self._current.values()}
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -379,13 +396,15 @@ class MilvusIndex(ClosedOnExit):
         with self._writer():
             old = self._current.get(doc.source)
             if old is not None and old[1] == sha256:
-                return AddResult(doc.source, "unchanged")
+                updated = self.pages.fill(sha256, doc.page_images)
+                return AddResult(doc.source, "updated" if updated else "unchanged")
             picked, dups = _fresh(doc.chunks)
             fresh = [doc.chunks[i] for i in picked]
             vecs = ([vectors[i] for i in picked] if vectors is not None
                     else self.embedder.embed_documents([c.embedding_text() for c in fresh]))
             toks = ([tokens[i] for i in picked] if tokens is not None
                     else self.segment(fresh))
+            self.pages.put(sha256, doc.page_images)  # before the rows that refer to them
             self.put_file(doc.source, path, sha256, doc.title, doc.text,
                           document_facts(doc), fresh, toks, vecs,
                           dups + len(doc.folded))

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import StoreSpecError
+from .paths import user_data_dir
 
 DEFAULT_NAME = "zhice"
 STORE_CHOICES = ("embedded", "milvus:PATH.db", "milvus://HOST:PORT[/NAME]")
+# where a Milvus server's page images live on this machine (pages_folder)
+PAGES_ENV = "ZHICE_PAGES_DIR"
 # the variables the client reads its credentials from (the CLI's flags set them)
 TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
     "ZHICE_MILVUS_TOKEN", "ZHICE_MILVUS_USER", "ZHICE_MILVUS_PASSWORD")
@@ -35,6 +38,18 @@ class MilvusSpec:
             return f"milvus:{self.uri}"
         host = self.uri.removeprefix("http://")
         return f"milvus://{host}" + ("" if self.name == DEFAULT_NAME else f"/{self.name}")
+
+
+def pages_folder(spec: MilvusSpec) -> Path:
+    """Where the images of the pages OCR read are kept (index/pages.py): beside a Lite
+    file (PATH.db.pages); for a server, on the machine that ingests, which Milvus holds
+    no files for: $ZHICE_PAGES_DIR (a folder shared by every machine that ingests or
+    serves, when there are several), else the per-user data folder, one folder per
+    server and NAME."""
+    if spec.lite:
+        return Path(f"{spec.uri}.pages")
+    server = spec.uri.removeprefix("http://").replace(":", "_")
+    return user_data_dir("pages", PAGES_ENV) / f"{server}_{spec.name}"
 
 
 def is_milvus(location: str | Path) -> bool:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 DB_FILE, DENSE_FILE, DENSE_META, BM25_FILE, LOCK_FILE = (
     "zhice.sqlite3", "dense.faiss", "dense.json", "bm25.npz", "write.lock")
+# the images of the pages OCR read (pages.py), in an embedded index's folder
+PAGES_DIR = "pages"
 # in a folder whose index lives in Milvus: {"store": "milvus:..."}, written by its first ingest
 STORE_FILE = "store.json"
 

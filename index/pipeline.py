@@ -121,8 +121,11 @@ def index_files(index: SearchIndex, paths: list[Path], progress: Progress | None
     origin = origin or (lambda path: str(path.resolve()))
     with index.writing():
         # Sources are unique within a batch (collect), so what is indexed now is what
-        # each file is compared with when its turn comes.
+        # each file is compared with when its turn comes. A scan indexed without its page
+        # images (before they were kept) is read again for them.
         known = index.file_hashes()
+        for source in index.lacking_page_images():
+            known.pop(source, None)
         if workers > 1:
             from .parallel import prepared_in_workers
 

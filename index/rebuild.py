@@ -2,7 +2,9 @@
 
 The files table keeps every document as it was loaded (text, title, path, SHA-256) and
 the chunks keep their page numbers: chunking, segmenting and embedding them again gives
-the index an ingest of the same files would, without the files. It is built in a folder
+the index an ingest of the same files would, without the files. The images of the pages
+OCR read (pages.py) go into the new folder with their documents; images no document
+refers to stay behind, with the old folder. It is built in a folder
 beside the old one and swapped in with one rename, so a failure leaves the old folder as
 it was. Of a damaged database, what can still be read is read; a document that cannot
 be is reported, and the old folder is then kept beside the new one.
@@ -43,7 +45,8 @@ from .errors import (
     storage_failed,
 )
 from .index import AddResult, ZhiceIndex
-from .paths import DB_FILE, LOCK_FILE
+from .pages import PageImages
+from .paths import DB_FILE, LOCK_FILE, PAGES_DIR
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,11 @@ class IndexRebuild:
         new = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.directory.name}.rebuild-"))
         try:
             os.chmod(new, stat.S_IMODE(self.directory.stat().st_mode))  # mkdtemp's is 0700
+            images = PageImages(self.directory / PAGES_DIR)
             with ZhiceIndex.open(new, embedder=spec, create=True) as index:
                 with index.writing():
                     for doc in self.documents:
-                        result = self._add(index, doc, chunking, verify, summary)
+                        result = self._add(index, doc, chunking, verify, summary, images)
                         if progress:
                             progress(doc.source, result)
                 if chunking:
@@ -168,9 +172,9 @@ class IndexRebuild:
 
     @staticmethod
     def _add(index: ZhiceIndex, doc: StoredDocument, chunking: dict[str, int], verify: bool,
-             summary: RebuildSummary) -> AddResult:
+             summary: RebuildSummary, images: PageImages) -> AddResult:
         loaded = LoadedDocument(doc.source, doc.text, doc.title, doc.page_starts,
-                                doc.ocr_pages)
+                                doc.ocr_pages, tuple(images.all(doc.sha256)))
         chunked = chunk_document(loaded, **chunking)
         sha256 = doc.sha256
         if verify and doc.chunk_ids is not None and {

@@ -195,6 +195,11 @@ class Store:
         row = self.db.execute("SELECT sha256 FROM files WHERE source = ?", (source,)).fetchone()
         return row[0] if row else None
 
+    def has_version(self, sha256: str) -> bool:
+        """Whether any indexed file has these bytes (SHA-256)."""
+        return self.db.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1",
+                               (sha256,)).fetchone() is not None
+
     def files(self) -> list[FileRecord]:
         rows = self.db.execute(
             "SELECT f.source, f.path, f.sha256, f.title, "

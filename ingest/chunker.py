@@ -7,7 +7,7 @@ from .clean import clean, drop_lines
 from .dedup import near_duplicate_paragraphs
 from .normalize import search_key
 from .split import Span, heading_level, opening, split
-from .types import Chunk, LoadedDocument
+from .types import Chunk, LoadedDocument, PageImage
 
 _TITLE_MAX = 60
 _WS = re.compile(r"\s+")
@@ -38,6 +38,7 @@ class ChunkedDocument:
     chunks: tuple[Chunk, ...]
     folded: tuple[FoldedParagraph, ...]
     ocr_pages: tuple[int, ...] = ()  # LoadedDocument.ocr_pages
+    page_images: tuple[PageImage, ...] = ()  # LoadedDocument.page_images: the index keeps them
 
 
 def derive_title(cleaned: str, fallback: str) -> str:
@@ -118,4 +119,5 @@ def chunk_document(doc: LoadedDocument, size: int = 400, overlap: int = 80) -> C
                 title=title,
             )
         )
-    return ChunkedDocument(doc.source, title, doc.text, tuple(chunks), folded, doc.ocr_pages)
+    return ChunkedDocument(doc.source, title, doc.text, tuple(chunks), folded, doc.ocr_pages,
+                           doc.page_images)

@@ -25,7 +25,7 @@ from .archive import check_archive
 from .errors import LoadError, UnsupportedFileError
 from .normalize import strip_invisible
 from .ocr import OcrEngine, PageProgress, read_image, read_pdf_pages
-from .types import CELL_SEPARATOR, LoadedDocument
+from .types import CELL_SEPARATOR, LoadedDocument, PageImage
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".png",
                       ".jpg", ".jpeg")
@@ -119,7 +119,7 @@ def _visible(doc: LoadedDocument) -> LoadedDocument:
     pieces = [strip_invisible(doc.text[a:b]) for a, b in zip(cuts, cuts[1:])]
     starts = tuple(accumulate(len(piece) for piece in pieces))[: len(doc.page_starts)]
     return LoadedDocument(doc.source, "".join(pieces), strip_invisible(doc.title), starts,
-                          doc.ocr_pages)
+                          doc.ocr_pages, doc.page_images)
 
 
 def _newlines(text: str) -> str:
@@ -500,21 +500,23 @@ def _load_pdf(data: bytes, source: str, ocr: OcrEngine | None = None,
             )
     pages = list(reader.pages)
     layers = [_newlines(page.extract_text() or "").strip() for page in pages]
-    parts, ocr_pages = read_pdf_pages(data, layers, pages, source, ocr, progress)
+    parts, images = read_pdf_pages(data, layers, pages, source, ocr, progress)
     starts = tuple(accumulate((len(part) + 2 for part in parts[:-1]), initial=0))  # "\n\n"
     meta = reader.metadata
     title = _collapse(str(meta.title or "")) if meta else ""
     # Word's PDF export writes its window title: "Microsoft Word - 通知.docx".
     title = re.sub(r"^Microsoft Word - |\.(?:docx?|wps)$", "", title, flags=re.I).strip()
     return LoadedDocument(source, "\n\n".join(parts), title=title, page_starts=starts,
-                          ocr_pages=ocr_pages)
+                          ocr_pages=tuple(image.page for image in images),
+                          page_images=images)
 
 
 def _load_image(data: bytes, source: str, ocr: OcrEngine | None = None,
                 progress: PageProgress | None = None) -> LoadedDocument:
     """A picture of a document, read by OCR: one page."""
     page = read_image(data, source, ocr, progress)
-    return LoadedDocument(source, page.text, page_starts=(0,), ocr_pages=(1,))
+    return LoadedDocument(source, page.text, page_starts=(0,), ocr_pages=(1,),
+                          page_images=(PageImage(1, page.jpeg),))
 
 
 # --- DOCX ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ It is the optional extra `zhice[ocr]`, with `pypdfium2` to render PDF pages.
 
     engine = OcrEngine().load()        # OcrUnavailableError naming the extra without it
     page = engine.read(image)          # OcrPage: text in reading order, lines, rotation
+    page_jpeg(image, page.rotation)    # the page upright as a JPEG, to show beside its text
     layer_problem(text, ink, image_area, page_area)   # why a text layer needs OCR, or None
 
 Only pages whose text layer cannot stand for the page are read (layer_problem): a
@@ -18,10 +19,11 @@ OCR reads no more characters than it holds (a photograph with a caption).
 import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from statistics import median
 
 from .errors import LoadError, ZhiceError
+from .types import PageImage
 
 EXTRA = 'pip install "zhice[ocr]"'
 # The longest side of an image handed to OCR, in pixels: RapidOCR's own max_side_len,
@@ -33,6 +35,13 @@ EXTRA = 'pip install "zhice[ocr]"'
 OCR_SIDE = 2000
 DETECT_SIDE = 1280
 MAX_DPI = 300  # a small PDF page is rendered no finer: scans rarely hold more detail
+# The image of an OCR-read page kept with the index, for people to check the text
+# against: 1200 px on the long side is A4 at 103 dpi, where 10.5 pt body text is 15 px
+# high and legible on a screen; JPEG at quality 80 takes 20-80 KB a page, a fifteenth
+# of a PNG's bytes on a noisy scan, and OCR reads it as well as the page it came from
+# (benchmarks/results/page_images.txt).
+PAGE_IMAGE_SIDE = 1200
+PAGE_IMAGE_QUALITY = 80
 PageProgress = Callable[[int, int], None]  # (pages read, pages to read)
 
 # Layer screens. Garbled: most of the layer's characters are of kinds that real text
@@ -123,12 +132,13 @@ class OcrLine:
 @dataclass(frozen=True)
 class OcrPage:
     """What OCR read on one page: the text in reading order (paragraphs on lines of
-    their own), the lines it came from, and by how many degrees counter-clockwise the
-    image was turned to read it."""
+    their own), the lines it came from, by how many degrees counter-clockwise the
+    image was turned to read it, and (from read_image) the page as page_jpeg makes it."""
 
     text: str
     lines: tuple[OcrLine, ...]
     rotation: int = 0
+    jpeg: bytes = field(default=b"", repr=False)
 
 
 class OcrEngine:
@@ -205,6 +215,22 @@ def unavailable(error: ImportError) -> OcrUnavailableError:
     """The missing-extra error; an import that failed for another reason says which."""
     why = "" if isinstance(error, ModuleNotFoundError) else f" (importing it failed: {error})"
     return OcrUnavailableError(f"reading it needs OCR, an optional extra: {EXTRA}{why}")
+
+
+def page_jpeg(image, rotation: int = 0, side: int = PAGE_IMAGE_SIDE,
+              quality: int = PAGE_IMAGE_QUALITY) -> bytes:
+    """A page image (H x W x 3, BGR) as people see it beside its OCR text: turned
+    upright by `rotation` (OcrPage.rotation), at most `side` pixels long, JPEG."""
+    import cv2
+    import numpy as np
+
+    upright = np.ascontiguousarray(np.rot90(fit(image, side), rotation // 90))
+    ok, data = cv2.imencode(".jpg", upright, [cv2.IMWRITE_JPEG_QUALITY, quality,
+                                              cv2.IMWRITE_JPEG_OPTIMIZE, 1])
+    if not ok:
+        raise LoadError(f"could not encode a {upright.shape[1]}x{upright.shape[0]} page "
+                        "image as JPEG")
+    return data.tobytes()
 
 
 def fit(image, side: int = OCR_SIDE):
@@ -347,8 +373,9 @@ def _quantile(values: Sequence[float], q: float) -> float:
 
 def read_image(data: bytes, source: str, engine: OcrEngine | None = None,
                progress: PageProgress | None = None) -> OcrPage:
-    """The text of an image file (PNG, JPEG), turned upright by its EXIF orientation;
-    LoadError when it is no readable image, OCR is not installed, or it finds no text."""
+    """The text of an image file (PNG, JPEG), turned upright by its EXIF orientation,
+    with the page's JPEG (page_jpeg); LoadError when it is no readable image, OCR is not
+    installed, or it finds no text."""
     image = _decode_image(data, source)
     if progress:  # before the models load: their time is the first page's
         progress(0, 1)
@@ -362,7 +389,7 @@ def read_image(data: bytes, source: str, engine: OcrEngine | None = None,
     if not page.text:
         raise LoadError(f"{source}: OCR found no text in the image; check that it is a "
                         "legible picture of a document")
-    return page
+    return replace(page, jpeg=page_jpeg(image, page.rotation))
 
 
 def _decode_image(data: bytes, source: str):
@@ -390,9 +417,10 @@ def _decode_image(data: bytes, source: str):
 
 def read_pdf_pages(data: bytes, layers: Sequence[str], pages: Sequence, source: str,
                    engine: OcrEngine | None = None, progress: PageProgress | None = None
-                   ) -> tuple[list[str], tuple[int, ...]]:
+                   ) -> tuple[list[str], tuple[PageImage, ...]]:
     """Each page's text: its text layer, or what OCR reads where layer_problem says the
-    layer cannot stand for the page; and the 1-based numbers of the pages OCR read.
+    layer cannot stand for the page; and the images of the pages OCR read (page_jpeg),
+    by their 1-based numbers.
 
     Args:
         layers: each page's text layer.
@@ -428,11 +456,12 @@ def read_pdf_pages(data: bytes, layers: Sequence[str], pages: Sequence, source: 
         for done, (i, problem) in enumerate(sorted(problems.items())):
             if progress and done:
                 progress(done, len(problems))
-            text = engine.read(_render(document[i])).text
+            image = _render(document[i])
+            page = engine.read(image)
             # a thin layer stays when OCR reads no more than it holds (a photo's caption)
-            if problem != "thin" or _chars(text) > _chars(layers[i]):
-                texts[i] = text
-                read.append(i + 1)
+            if problem != "thin" or _chars(page.text) > _chars(layers[i]):
+                texts[i] = page.text
+                read.append(PageImage(i + 1, page_jpeg(image, page.rotation)))
         if progress:
             progress(len(problems), len(problems))
     finally:
@@ -444,8 +473,8 @@ def read_pdf_pages(data: bytes, layers: Sequence[str], pages: Sequence, source: 
 
 
 def _without_ocr(layers: Sequence[str], pages: Sequence, source: str,
-                 why: OcrUnavailableError,
-                 problems: dict[int, str] | None = None) -> tuple[list[str], tuple[int, ...]]:
+                 why: OcrUnavailableError, problems: dict[int, str] | None = None
+                 ) -> tuple[list[str], tuple[PageImage, ...]]:
     """The layers as they are, unless a page has no usable one (a thin layer, which
     only OCR can tell from a photograph's caption, is kept): then a LoadError."""
     if problems is None:

@@ -14,6 +14,15 @@ def content_hash(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class PageImage:
+    """A page OCR read, as a JPEG for people to check its text against: the 1-based
+    page number and the image, turned upright as OCR read it (ingest/ocr.py page_jpeg)."""
+
+    page: int
+    jpeg: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class LoadedDocument:
     """A file as loaded: the text every citation offset refers to.
 
@@ -21,7 +30,8 @@ class LoadedDocument:
     Markdown lines ("## 标题"), paragraphs separated by a blank line, table rows as
     cells joined by " | ". `page_starts[i]` is the offset where page i + 1 begins
     (PDF and images; empty for formats without pages). `ocr_pages`: the 1-based pages
-    whose text OCR read (ingest/ocr.py).
+    whose text OCR read (ingest/ocr.py), and `page_images` their images, kept with the
+    index so that a citation of such a page can show the page itself.
     """
 
     source: str
@@ -29,6 +39,7 @@ class LoadedDocument:
     title: str = ""
     page_starts: tuple[int, ...] = ()
     ocr_pages: tuple[int, ...] = ()
+    page_images: tuple[PageImage, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None for formats without pages."""

@@ -18,6 +18,7 @@ COMMANDS = {
     "ingest": ("documents", "load, clean, chunk, embed and index files or folders"),
     "remove": ("documents", "drop documents from the index"),
     "list": ("documents", "documents in the index, with chunk counts"),
+    "show-page": ("documents", "write the scanned image of a page OCR read to a file"),
     "ask": ("ask", "answer one question with citations"),
     "eval": ("evaluate", "run a dataset of questions and print the metrics"),
     "serve": ("serve", "the chat web UI, the OpenAI-compatible and Dify APIs"),

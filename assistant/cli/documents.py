@@ -1,4 +1,4 @@
-"""`zhice ingest`, `zhice remove`, `zhice list`."""
+"""`zhice ingest`, `zhice remove`, `zhice list`, `zhice show-page`."""
 
 import argparse
 import json
@@ -47,10 +47,17 @@ def add_arguments(command: str, p: argparse.ArgumentParser) -> None:
                        help="document names as `zhice list` shows them")
     elif command == "list":
         p.add_argument("--json", action="store_true", help="one JSON array of documents")
+    elif command == "show-page":
+        p.add_argument("source", metavar="SOURCE", help="a document name as `zhice list` "
+                       "shows it")
+        p.add_argument("page", type=int, metavar="PAGE", help="a page OCR read (1-based)")
+        p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                       help="where to write the page's image (JPEG)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"ingest": _ingest, "remove": _remove, "list": _list}[args.command](args)
+    return {"ingest": _ingest, "remove": _remove, "list": _list,
+            "show-page": _show_page}[args.command](args)
 
 
 def _check_chunking(size: int, overlap: int) -> None:
@@ -129,6 +136,27 @@ def _remove(args: argparse.Namespace) -> int:
     for source in missing:
         print(f"zhice: {source} is not in the index; `zhice list` shows what is", file=sys.stderr)
     return 2 if missing else 0
+
+
+def _show_page(args: argparse.Namespace) -> int:
+    """The kept image of a page OCR read, written to --out: to check the text against."""
+    from zhice.index.stores import open_index
+
+    with open_index(index_dir(args)) as index:
+        jpeg = index.page_image(args.source, args.page)
+        known = jpeg is not None or args.source in index.file_hashes()
+    if not known:
+        raise UsageError(f"{args.source} is not in the index; `zhice list` shows what is")
+    if jpeg is None:
+        raise UsageError(f"no image of page {args.page} of {args.source} is kept: OCR did not "
+                         "read that page, or the file was ingested before page images were "
+                         "kept (ingest it again)")
+    try:
+        args.out.write_bytes(jpeg)
+    except OSError as e:
+        raise UsageError(f"cannot write {args.out} ({e.strerror}); choose another --out") from e
+    print(f"page {args.page} of {args.source}: {args.out} ({len(jpeg) / 1024:.0f} KB)")
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -156,16 +156,25 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
         except ZhiceError as e:
             raise gr.Error(escape(str(e))) from None
 
+    def viewed(show) -> str:
+        """What the sources panel's viewer shows: `show()`, or the error in one line."""
+        try:
+            return show()
+        except ZhiceError as e:
+            return f'<div class="zc-abstain">{escape(e.zh)}</div>'
+
     def document_context(args) -> str:
         """Called from the sources panel's script: a passage in its document."""
         args = args if isinstance(args, dict) else {}
         quotes = args.get("quotes")
-        try:
-            return service.document_context(args.get("source", ""), args.get("start", 0),
-                                            args.get("end", 0),
-                                            quotes if isinstance(quotes, list) else ())
-        except ZhiceError as e:
-            return f'<div class="zc-abstain">{escape(e.zh)}</div>'
+        return viewed(lambda: service.document_context(
+            args.get("source", ""), args.get("start", 0), args.get("end", 0),
+            quotes if isinstance(quotes, list) else ()))
+
+    def page_image(args) -> str:
+        """Called from the sources panel's script: the scanned page OCR read."""
+        args = args if isinstance(args, dict) else {}
+        return viewed(lambda: service.page_image(args.get("source", ""), args.get("page", 0)))
 
     # managing -----------------------------------------------------------------------
     def docs_view():
@@ -261,7 +270,7 @@ def build_app(assistant: Assistant, admin_password: str | None = None, *,
                     with gr.Column(scale=2, min_width=320):
                         sources = gr.HTML(conv.value.sources(), elem_id="zc-sources-panel",
                                           js_on_load=asset("sources.js"),
-                                          server_functions=[document_context])
+                                          server_functions=[document_context, page_image])
             with gr.Tab("文档管理", id="docs") as docs_tab:
                 if service.management:
                     gr.Markdown(f"上传文档（{'、'.join(SUPPORTED_SUFFIXES)}，每个文件不超过 "

@@ -5,6 +5,7 @@ else, so a document holding `<script>` shows as text. Pure functions of `Answer`
 the tests call them without a server.
 """
 
+import base64
 import json
 import re
 from datetime import date
@@ -18,6 +19,7 @@ from zhice.ingest.facts import DocumentFacts
 CLOSEST = 3  # passages shown in full when the documents do not answer
 CONTEXT_CHARS = 60_000  # document text shown on each side of a passage in the viewer
 _MARKER = re.compile(r"\[(\d+)\]")
+SCAN_MISSING = "这一页的扫描图像未保存；重新导入该文件即可查看"
 
 EMPTY_SOURCES = (
     '<div class="zc-empty">提问后，这里列出答案所依据的原文段落：点击答案中的 '
@@ -144,14 +146,17 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
               cited: bool = False, rank: int | None = None,
               facts: DocumentFacts | None = None) -> str:
     """One passage; `facts`: what its document states about itself (文号 · issuers …),
-    and which of its pages OCR read."""
+    and which of its pages OCR read (those get a button that shows the scanned page)."""
     c = hit.chunk
     where = [escape(c.source)]
     if c.page:
         where.append(f"第{c.page}页")
+    scan = ""
     if facts is not None and facts.read_by_ocr(c.page):
         where.append('<span class="zc-ocr" title="这一页的文字由OCR从扫描图像识别，'
                      '可能有个别错字，请以原件为准">OCR识别</span>')
+        scan = (f'<button type="button" class="zc-scan" data-source="{escape(c.source)}" '
+                f'data-page="{c.page}">查看扫描原页</button>')
     summary = facts.summary(date.today().year) if facts is not None else ""
     if rank is not None:
         where.append(f"检索第{rank}位 · 得分 {hit.score:.3f}")
@@ -166,7 +171,7 @@ def _hit_html(hit: Hit, anchor: str, label: str, quotes: tuple[str, ...] = (),
         f'<button type="button" class="zc-open" data-source="{escape(c.source)}" '
         f'data-start="{c.start}" data-end="{c.end}" '
         f'data-quotes="{escape(json.dumps(list(quotes), ensure_ascii=False))}">'
-        "在原文中查看</button>"
+        f"在原文中查看</button>{scan}"
         "</article>"
     )
 
@@ -211,6 +216,20 @@ def context_html(title: str, source: str, text: str, start: int, end: int,
         + escape(text[end:hi]) + ("…" if hi < len(text) else "")
         + "</div>"
     )
+
+
+def scan_html(title: str, source: str, page: int, jpeg: bytes | None) -> str:
+    """A page OCR read, as its scanned image for the viewer (a data: URL: the browser
+    names a source and a page, never a file), or a line saying no image is kept."""
+    head = (f'<div class="zc-ctx-head"><span class="zc-title">{escape(title or source)}</span>'
+            f'<span class="zc-meta">{escape(source)} · 第{page}页 · 扫描原页'
+            "（文字由OCR从这一页识别，如有出入以此为准）</span></div>")
+    if jpeg is None:
+        return head + f'<div class="zc-abstain zc-scan-missing">{SCAN_MISSING}</div>'
+    data = base64.b64encode(jpeg).decode("ascii")
+    return (head + '<div class="zc-scan-view">'
+            f'<img class="zc-scan-img" alt="{escape(source)} 第{page}页的扫描图像" '
+            f'src="data:image/jpeg;base64,{data}"></div>')
 
 
 def documents_html(files: list[FileRecord]) -> str:

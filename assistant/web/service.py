@@ -18,7 +18,7 @@ from zhice.assistant.errors import BadQuestionError
 from zhice.assistant.types import Answer
 from zhice.assistant.web import ADMIN_ENV, MAX_UPLOAD_MB
 from zhice.assistant.web.guard import Throttle, too_many
-from zhice.assistant.web.render import context_html
+from zhice.assistant.web.render import context_html, scan_html
 from zhice.index.pipeline import IngestSummary, index_files
 from zhice.index.store import FileRecord
 from zhice.ingest.errors import ZhiceError
@@ -101,15 +101,32 @@ class WebService:
 
         Anyone who can open the page can call this, as they can ask: the documents
         of a page without a password are readable by whoever reaches it (README)."""
+        title = self._title(source)
         text = self.index.file_text(str(source))
-        title = self.index.titles().get(str(source), "")
         if text is None:
-            raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
+            raise _not_indexed(source)
         start, end = _whole(start, "start"), _whole(end, "end")
         if not 0 <= start <= end <= len(text):
             raise ZhiceError(f"{source} 没有第 {start} 到 {end} 个字符的段落")
         return context_html(title, str(source), text, start, end,
                             tuple(str(q) for q in quotes[:20]))
+
+    def page_image(self, source: str, page: object) -> str:
+        """The scanned image of page `page` of `source` (one OCR read), as HTML for the
+        viewer; a line saying so when the index keeps none. The browser names a source
+        and a page; the index maps them to the image it keeps (no path comes from it).
+        Readable by whoever can ask, as `document_context` is."""
+        page = _whole(page, "page")
+        title = self._title(source)
+        jpeg = self.index.page_image(str(source), page) if page >= 1 else None
+        return scan_html(title, str(source), page, jpeg)
+
+    def _title(self, source: str) -> str:
+        """The title of an indexed document; ZhiceError when it is not indexed."""
+        title = self.index.titles().get(str(source))
+        if title is None:
+            raise _not_indexed(source)
+        return title
 
     def documents(self) -> list[FileRecord]:
         return self.index.files()
@@ -179,7 +196,11 @@ class WebService:
             raise UploadError("先选择要删除的文档")
         with self._changing, self.index.writing():
             if not self.index.remove(source):
-                raise ZhiceError(f"{source} 不在索引里（可能已被删除）")
+                raise _not_indexed(source)
+
+
+def _not_indexed(source: object) -> ZhiceError:
+    return ZhiceError(f"{source} 不在索引里（可能已被删除）")
 
 
 def passages(k: object) -> int:

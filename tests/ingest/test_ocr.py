@@ -181,12 +181,15 @@ def test_png_and_jpeg_files_are_documents_of_one_page(tmp_path, engine, pages):
     doc = load(png, ocr=engine)
     assert (doc.page_starts, doc.ocr_pages) == ((0,), (1,))
     assert char_accuracy(doc.text, pages[0].text) >= ACCURACY
+    (kept,) = doc.page_images  # the page as people check the text against it
+    assert kept.page == 1 and Image.open(io.BytesIO(kept.jpeg)).size == (848, 1200)
 
     # a photographed page: greyish paper, JPEG, stored sideways with an EXIF turn
     jpeg = photograph(pages[-1].image)
     read = read_image(jpeg, "附则.jpg", engine)
     assert read.rotation == 0  # EXIF turned it upright before OCR saw it
     assert char_accuracy(read.text, pages[-1].text) >= ACCURACY
+    assert Image.open(io.BytesIO(read.jpeg)).size == (848, 1200)  # upright too
     (tmp_path / "附则.jpeg").write_bytes(jpeg)
     assert load(tmp_path / "附则.jpeg", ocr=engine).text == read.text
 
@@ -236,7 +239,7 @@ def test_a_text_pdf_with_a_logo_is_not_read_by_ocr(tmp_path, engine):
     path.write_bytes(text_pdf(lines, logo, (72, 700, 60, 60)))
     log = []
     doc = load(path, ocr=engine, progress=calls(log))
-    assert (doc.ocr_pages, log) == ((), [])
+    assert (doc.ocr_pages, log, doc.page_images) == ((), [], ())
     assert re.sub(r"\s+", "", doc.text) == "".join(lines)
 
 
@@ -247,6 +250,7 @@ def test_a_scan_with_only_its_page_number_in_the_layer_is_read_by_ocr(tmp_path, 
     log = []
     doc = load(path, ocr=engine, progress=calls(log))
     assert (doc.ocr_pages, log) == ((1,), [(0, 1), (1, 1)])
+    assert [image.page for image in doc.page_images] == [1]
     assert char_accuracy(doc.text, pages[-1].text) >= ACCURACY
 
 
@@ -260,6 +264,7 @@ def test_a_photo_with_a_caption_keeps_its_caption(tmp_path, engine):
     doc = load(path, ocr=engine, progress=calls(log))
     assert log == [(0, 1), (1, 1)]  # looked at: the layer is thin over a page-sized image
     assert (doc.ocr_pages, doc.text) == ((), "图为临江市政务服务中心")  # and it reads nothing more
+    assert doc.page_images == ()  # its layer stands for the page: no image is kept
 
 
 # --- without the extra -------------------------------------------------------------

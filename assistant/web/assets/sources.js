@@ -39,21 +39,33 @@ function viewer() {
   (document.querySelector('.gradio-container') || document.body).appendChild(box);
   return box;
 }
-async function openContext(btn) {
+// The viewer with what `load()` gives (HTML from a server function); its body, or null.
+async function openViewer(what, load) {
   const box = viewer();
   const body = box.querySelector('.zc-viewer-body');
-  body.textContent = '正在打开原文…';
+  body.textContent = `正在打开${what}…`;
   box.hidden = false;
   try {
-    let quotes = [];
-    try { quotes = JSON.parse(btn.dataset.quotes || '[]'); } catch (_) { /* none marked */ }
-    body.innerHTML = await server.document_context({source: btn.dataset.source,
-      start: Number(btn.dataset.start), end: Number(btn.dataset.end), quotes});
-    const hit = body.querySelector('#zc-ctx-hit');
-    if (hit) hit.scrollIntoView({block: 'center'});
+    body.innerHTML = await load();
+    return body;
   } catch (err) {
-    body.textContent = '无法打开原文：' + (err && err.message ? err.message : err);
+    body.textContent = `无法打开${what}：` + (err && err.message ? err.message : err);
+    return null;
   }
+}
+async function openContext(btn) {
+  let quotes = [];
+  try { quotes = JSON.parse(btn.dataset.quotes || '[]'); } catch (_) { /* none marked */ }
+  const body = await openViewer('原文', () => server.document_context({
+    source: btn.dataset.source, start: Number(btn.dataset.start),
+    end: Number(btn.dataset.end), quotes}));
+  const hit = body && body.querySelector('#zc-ctx-hit');
+  if (hit) hit.scrollIntoView({block: 'center'});
+}
+function openScan(btn) {
+  // the server maps the source and page to the image the index keeps
+  return openViewer('扫描原页', () => server.page_image({
+    source: btn.dataset.source, page: Number(btn.dataset.page)}));
 }
 if (!window.__zhiceClicks) {
   window.__zhiceClicks = true;
@@ -69,6 +81,8 @@ if (!window.__zhiceClicks) {
     const tab = t.closest('.zc-tab');
     if (tab) { showTurn(tab.dataset.turn); return; }
     const open = t.closest('.zc-open');
-    if (open) { e.preventDefault(); openContext(open); }
+    if (open) { e.preventDefault(); openContext(open); return; }
+    const scan = t.closest('.zc-scan');
+    if (scan) { e.preventDefault(); openScan(scan); }
   }, true);
 }

@@ -346,3 +346,59 @@ def test_page_behind_a_password_asks_for_it(page, locked_server: Server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#zc-question textarea")
     assert "20个" in _ask(page, Q_COUNT)
+
+
+@pytest.mark.slow
+def test_page_shows_the_scanned_page_of_a_passage_ocr_read(page, server: Server,
+                                                           tmp_path: Path):
+    """A scan uploaded through the page (its upload copy deleted once indexed): the
+    citation of its page offers the scanned page, which opens as an image inside the
+    page; text passages offer none; an image the index does not keep is said so."""
+    from zhice.assistant.web.render import SCAN_MISSING
+    from zhice.eval.scans import QUESTIONS, scan_pages, scan_pdf
+
+    question, expected, _ = QUESTIONS[1]
+    name = "临江数字政府方案.pdf"
+    scan = tmp_path / name
+    scan.write_bytes(scan_pdf([scan_pages()[2].image]))  # the plan's page with the answer
+    _open(page, server.url, tab="文档管理")
+    page.fill("#zc-admin-password input", ADMIN)
+    page.set_input_files("#zc-upload input[type=file]", [str(scan)])
+    page.wait_for_selector("#zc-upload :text('.pdf')")  # a long name is cut short there
+    page.click("#zc-upload-btn")
+    try:
+        page.wait_for_function(
+            "document.querySelector('#zc-manage-status').innerText.includes('新增 1')",
+            timeout=120_000)  # OCR of one page, on a shared machine
+        page.get_by_role("tab", name="问答").click()
+        assert expected in _ask(page, question)
+        buttons = page.locator("#zc-turn-1 .zc-scan")
+        assert buttons.count() >= 1
+        assert {buttons.nth(i).get_attribute("data-source")
+                for i in range(buttons.count())} == {name}
+        assert page.locator("#zc-turn-1 .zc-src").count() > buttons.count()  # text ones
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web_scan_sources.png"))
+        page.locator("#zc-t1-c1 .zc-scan").click()
+        page.wait_for_function("(() => { const img = document.querySelector("
+                               "'#zc-viewer:not([hidden]) img.zc-scan-img');"
+                               " return img && img.complete && img.naturalWidth > 0; })()")
+        size = page.evaluate("(() => { const img = document.querySelector('img.zc-scan-img');"
+                             " return [img.naturalWidth, img.naturalHeight]; })()")
+        assert size[1] == 1200 and 800 < size[0] < 900
+        assert "第1页 · 扫描原页" in page.inner_text(".zc-viewer-body")
+        for close in page.locator(".toast-close").all():  # the upload's toast, over the view
+            close.click()
+        page.wait_for_selector(".toast-body", state="detached")
+        page.screenshot(path="/tmp/page_view.png")
+        page.screenshot(path=str(ARTIFACTS / "web_scan.png"))
+
+        index = server.assistant.index  # an index made before images were kept has none
+        index.pages.drop(index.file_hashes()[name])
+        page.keyboard.press("Escape")
+        page.locator("#zc-t1-c1 .zc-scan").click()
+        page.wait_for_selector(".zc-scan-missing")
+        assert page.inner_text(".zc-viewer-body").strip().endswith(SCAN_MISSING)
+        assert page.locator("#zc-viewer img.zc-scan-img").count() == 0
+    finally:
+        server.service.remove(name, ADMIN)

@@ -11,16 +11,21 @@ from tests.index.test_index import share_segmenter
 from zhice.assistant.chain import Assistant
 from zhice.assistant.types import Answer, Citation, Hit
 from zhice.assistant.web.render import (
+    SCAN_MISSING,
     answer_html,
     context_html,
     documents_html,
     passage_html,
+    scan_html,
     sources_html,
 )
 from zhice.assistant.web.service import AdminError, UploadError, WebService, upload_name
 from zhice.index.index import ZhiceIndex
 from zhice.index.pipeline import index_files
-from zhice.ingest.types import Chunk
+from zhice.ingest.chunker import chunk_document
+from zhice.ingest.errors import ZhiceError
+from zhice.ingest.facts import DocumentFacts
+from zhice.ingest.types import Chunk, LoadedDocument, PageImage, content_hash
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -113,6 +118,33 @@ def test_context_marks_the_passage_in_its_document():
     assert 'class="zc-ctx-hit">&lt;script&gt;<mark class="zc-q">window.__pwned=1</mark>' in html
     assert "<script" not in html and "第三段。" in html
     assert 'id="zc-ctx-hit"' in context_html("t", "a.txt", "短", 50, 99)  # offsets clamped
+
+
+def test_passages_of_pages_ocr_read_offer_the_scanned_page_and_no_others():
+    scanned = replace(hit(1, "计算资源不少于12000核。", source=f"扫描{EVIL}.pdf").chunk, page=2)
+    typed = replace(hit(2, "计算资源不少于12000核。", source=f"扫描{EVIL}.pdf").chunk, page=1)
+    hits = [Hit(1, scanned, 1.0), Hit(2, typed, 0.5)]
+    shown = replace(answer("不少于12000核。[1]", [Citation(1, hits[0])], hits),
+                    documents={scanned.source: DocumentFacts(ocr_pages=(2,))})
+    panel = sources_html([shown])
+    assert panel.count('class="zc-scan"') == 1 and panel.count('class="zc-open"') == 2
+    button = panel[panel.index('<button type="button" class="zc-scan"'):]
+    assert button.startswith(
+        '<button type="button" class="zc-scan" data-source="扫描&lt;script&gt;')
+    assert 'data-page="2">查看扫描原页</button>' in button
+    assert "<script" not in panel
+
+
+def test_a_scanned_page_is_shown_as_its_image_or_says_none_is_kept():
+    import base64
+
+    html = scan_html("通知", f"扫描{EVIL}.pdf", 3, b"\xff\xd8 jpeg bytes")
+    assert "第3页" in html and "<script" not in html and "扫描&lt;script&gt;" in html
+    data = html.split('src="data:image/jpeg;base64,')[1].split('"')[0]
+    assert base64.b64decode(data) == b"\xff\xd8 jpeg bytes"
+    missing = scan_html("通知", "扫描.pdf", 3, None)
+    assert SCAN_MISSING in missing and "<img" not in missing
+    assert SCAN_MISSING == "这一页的扫描图像未保存；重新导入该文件即可查看"
 
 
 def test_documents_table_escapes_names():
@@ -215,6 +247,25 @@ def test_service_context_of_a_passage(service: WebService):
     c = a.retrieved[0].chunk
     html = service.document_context(c.source, c.start, c.end)
     assert 'id="zc-ctx-hit"' in html and "产业转型升级示范区" in html
+
+
+def test_service_shows_a_scanned_page_by_name_and_page_only(service: WebService):
+    text = "临江市数字政府建设实施方案\n\n政务云平台计算资源不少于12000核。"
+    doc = chunk_document(LoadedDocument("扫描件.pdf", text, page_starts=(0,), ocr_pages=(1,),
+                                        page_images=(PageImage(1, b"\xff\xd8 page one"),)))
+    with service.index.writing():
+        service.index.add(doc, content_hash(text), "web upload: 扫描件.pdf")
+    assert "cGFnZSBvbmU" in service.page_image("扫描件.pdf", 1)  # base64 of "page one"
+    assert service.page_image("扫描件.pdf", "1") == service.page_image("扫描件.pdf", 1.0)
+    for page in (2, 0, -1):
+        assert SCAN_MISSING in service.page_image("扫描件.pdf", page)
+    assert SCAN_MISSING in service.page_image("zones.txt", 1)  # a text file: no scan
+    for source, page, message in [("没有的.pdf", 1, "不在索引里"),
+                                  ("../../etc/passwd", 1, "不在索引里"),
+                                  ("扫描件.pdf", "1/../2", "page 应是整数"),
+                                  ("扫描件.pdf", None, "page 应是整数")]:
+        with pytest.raises(ZhiceError, match=message):
+            service.page_image(source, page)
 
 
 def test_asks_run_while_an_upload_waits_its_turn(service: WebService, tmp_path: Path):
