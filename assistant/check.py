@@ -10,7 +10,15 @@ from dataclasses import replace
 
 from zhice.ingest.normalize import match_key
 
-from .question import constraints
+from .question import (
+    FILLER,
+    NOUNS,
+    QUESTION_WORD,
+    constraints,
+    modifier_slots,
+    search_words,
+    swapped_modifiers,
+)
 from .types import Answer
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -65,9 +73,29 @@ def supports(sentence: str, passage: str) -> bool:
 
 def unmatched(question: str, citations) -> tuple[str, ...]:
     """The question's constraints (question.constraints: years, named documents,
-    ordinals) that no cited passage holds, with its heading and its document's title."""
-    return unmatched_in(question, [x for c in citations for x in
-                                   (c.hit.chunk.text, c.hit.chunk.heading, c.hit.chunk.title)])
+    ordinals) that no cited passage holds, with its heading and its document's title;
+    then the phrases whose modifier the passages hold another word in the place of
+    ("滨海新区" asked, "雄安新区" cited)."""
+    texts = [x for c in citations for x in (c.hit.chunk.text, c.hit.chunk.heading,
+                                             c.hit.chunk.title)]
+    return unmatched_in(question, texts) + swapped_in(question, texts)
+
+
+def swapped_in(question: str, texts) -> tuple[str, ...]:
+    """The question's modifier + noun phrases (question.modifier_slots) of which `texts`
+    hold the noun after another word of the modifier's kind, and never the modifier."""
+    key = match_key(question)
+    words = [w for w in search_words(key) if len(w) >= 2 and w not in FILLER
+             and not QUESTION_WORD.search(w)]
+    # said to the user: a noun phrase, so no verbal noun as its head ("滨海新区", not
+    # "滨海新区建设")
+    slots = modifier_slots(key, set(words), words, heads=NOUNS)
+    if not slots:
+        return ()
+    context = "\n".join(match_key(x) for x in texts)
+    phrases = [t + noun for t, noun in
+               swapped_modifiers(slots, context, set(search_words(context)))]
+    return tuple(p for p in phrases if not any(o != p and o in p for o in phrases))
 
 
 def unmatched_in(question: str, texts) -> tuple[str, ...]:

@@ -25,9 +25,10 @@ from .question import (
     answer_patterns,
     asked_window,
     constraints,
+    modifier_slots,
     question_focus,
     question_kinds,
-    tagged_spans,
+    swapped_modifiers,
 )
 from .types import Hit
 
@@ -91,11 +92,6 @@ LIST_MARKS = re.compile(r"[、；;]")  # two of them in a sentence: it enumerate
 # How a text defines: a closed set of copular phrases
 _DEFINES = re.compile(r"是指|指的是|即|是以|是一种|定义为|界定为")
 _ANCHOR = 12  # characters between a figure and the term it quantifies ("总投资283亿元")
-# jieba's parts of speech (a closed set) of a modifier and of the noun it modifies:
-# nouns of every kind, attributes (省级, 民办), abbreviations and set phrases; a head may
-# also be a verbal noun (普查 in 农业普查)
-_MODIFIER = ("n", "b", "j", "l")
-_HEAD = (*_MODIFIER, "vn")
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,7 @@ class Asked:
     rarest: str  # its known term with the highest idf ("" when none)
     figures: tuple[str, ...]  # its figures and ordinals (question.QUESTION_FIGURE)
     question: str
-    # its known terms that modify a noun, with the words after them (_slots)
+    # its known terms that modify a noun, with the words after them (modifier_slots)
     slots: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
@@ -181,27 +177,7 @@ def analyse(question: str, segmenter: ChineseSegmenter, idf: Callable[[str], flo
                  tuple(answer_patterns(question)), content(question_focus(question)),
                  content(asked_window(question)), terms, unknown, rarest,
                  tuple(QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", key))), question,
-                 _slots(key.lower(), terms, [t for t in weights if len(t) >= 2]))
-
-
-def _slots(key: str, terms: dict[str, float], words: Sequence[str]):
-    """Each term that modifies a noun in the question with the words of that noun that
-    follow it: ("滨海", ("新区",)) in "推进滨海新区建设", ("省级", ("财政",)) in "省级财政";
-    a verb, pronoun or number and what follows it is no such pair."""
-    tagged = tagged_spans(key)
-
-    def within(start: int, end: int, tags: tuple[str, ...]) -> bool:
-        return any(s <= start and end <= e and flag.startswith(tags) for s, e, flag in tagged)
-
-    out = []
-    for t in sorted(terms):
-        spans = [(m.start(), m.end()) for m in re.finditer(re.escape(t), key)
-                 if within(m.start(), m.end(), _MODIFIER)]
-        after = tuple(w for w in words if w != t and any(
-            key.startswith(w, e) and within(e, e + len(w), _HEAD) for _, e in spans))
-        if after:
-            out.append((t, after))
-    return tuple(out)
+                 modifier_slots(key.lower(), terms, [t for t in weights if len(t) >= 2]))
 
 
 def _contrast(asked: Asked, text: str, tokens: frozenset[str]) -> float:
@@ -210,23 +186,8 @@ def _contrast(asked: Asked, text: str, tokens: frozenset[str]) -> float:
     the term in the question: a question that swapped the modifier of a head ("滨海新区"
     asked, "推进雄安新区建设" found), not a passage that says it in other words."""
     total = sum(asked.terms.values())
-    swapped = sum(asked.terms[t] for t, after in asked.slots if t not in text and any(
-        _same_kind(t, c) and c in tokens
-        for w in after for c in (text[p - len(t) : p] for p in _positions(w, text))))
+    swapped = sum(asked.terms[t] for t, _ in swapped_modifiers(asked.slots, text, tokens))
     return swapped / total if total else 0.0
-
-
-def _positions(word: str, text: str) -> list[int]:
-    return [m.start() for m in re.finditer(re.escape(word), text)]
-
-
-def _same_kind(term: str, other: str) -> bool:
-    """Whether `other` could stand where `term` stands: as long, all letters, CJK
-    where the term is, digits where the term has them, and not the term."""
-    return (len(other) == len(term) and other != term and letters(other) == other
-            and any(c.isdigit() for c in other) == any(c.isdigit() for c in term)
-            and all(("\u4e00" <= a <= "\u9fff") == ("\u4e00" <= b <= "\u9fff")
-                    for a, b in zip(term, other)))
 
 
 def _share(weights: dict[str, float], held: Callable[[str], bool]) -> float:

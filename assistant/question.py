@@ -9,6 +9,7 @@ word of one question or one domain: what a question is about is weighed from the
 """
 
 import re
+from collections.abc import Collection, Sequence
 from functools import cache
 
 from zhice.ingest.normalize import search_key
@@ -69,7 +70,7 @@ _COUNT_QUESTION = re.compile(r"(?<![哪这那])(?:多少|几)\s*([" + _MEASURES 
 # "多少亿元", "多少平方公里": the unit the question names is the unit of its answer
 _UNIT_QUESTION = re.compile(r"(?:多少|几)\s*([万亿千百]*)\s*(" + _UNITS + ")")
 # The question words (a closed class) and the window around one that says what is asked
-_QUESTION_WORD = re.compile(r"哪一[年个天位次]|多少|几[个项年座家次批类条届种倍成月号]?|什么|"
+QUESTION_WORD = re.compile(r"哪一[年个天位次]|多少|几[个项年座家次批类条届种倍成月号]?|什么|"
                             r"哪[个些里儿位座家项类年天]?|谁|如何|怎么|怎样|为什么|为何|"
                             r"何[时地处年]|是否|是不是|有没有|啥|咋")
 _CLAUSE_ENDS = "，,；;：:？?。！!"
@@ -121,7 +122,7 @@ def asked_window(question: str) -> str:
     these is how a question the documents do not answer looks answered. "" when the
     question has no question word."""
     q = search_key(question)
-    m = _QUESTION_WORD.search(q)
+    m = QUESTION_WORD.search(q)
     if not m:
         return ""
     clause_start = max(q.rfind(c, 0, m.start()) for c in _CLAUSE_ENDS) + 1
@@ -163,6 +164,12 @@ def tagger():
     return jieba.posseg
 
 
+def search_words(text: str) -> list[str]:
+    """jieba's words of `text` and the words inside them ("滨海新区": 滨海, 新区,
+    滨海新区), with the tagger's dictionary."""
+    return list(tagger().dt.tokenizer.cut_for_search(text))
+
+
 def tagged_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, part of speech) of each word of `text`, by jieba's tagger."""
     spans, at = [], 0
@@ -170,3 +177,59 @@ def tagged_spans(text: str) -> list[tuple[int, int, str]]:
         spans.append((at, at + len(w.word), w.flag))
         at += len(w.word)
     return spans
+
+
+# jieba's parts of speech (a closed set) of a modifier and of the noun it modifies:
+# nouns of every kind, attributes (省级, 民办), abbreviations and set phrases; a head may
+# also be a verbal noun (普查 in 农业普查)
+_MODIFIER = NOUNS = ("n", "b", "j", "l")
+_HEAD = (*_MODIFIER, "vn")
+
+
+def modifier_slots(key: str, terms: Collection[str], words: Sequence[str],
+                   heads: tuple[str, ...] = _HEAD) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each of `terms` that modifies a noun in the question `key`, with the `words` of
+    that noun that follow it: ("滨海", ("新区",)) in "推进滨海新区建设", ("省级", ("财政",))
+    in "省级财政"; a verb, pronoun or number and what follows it is no such pair.
+    `heads`: the parts of speech a noun may have (NOUNS: no verbal noun)."""
+    tagged = tagged_spans(key)
+
+    def within(start: int, end: int, tags: tuple[str, ...]) -> bool:
+        return any(s <= start and end <= e and flag.startswith(tags) for s, e, flag in tagged)
+
+    out = []
+    for t in sorted(terms):
+        ends = [m.end() for m in re.finditer(re.escape(t), key)
+                if within(m.start(), m.end(), _MODIFIER)]
+        after = tuple(w for w in words if w != t and any(
+            key.startswith(w, e) and within(e, e + len(w), heads) for e in ends))
+        if after:
+            out.append((t, after))
+    return tuple(out)
+
+
+def swapped_modifiers(slots, text: str, words: Collection[str]) -> list[tuple[str, str]]:
+    """The (modifier, noun) pairs of `slots` (modifier_slots) whose modifier `text` lacks
+    while it holds another word (one of `words`) of as many characters and the same
+    script before that noun: the question swapped one constituent for another of its
+    kind ("滨海新区" asked, "推进雄安新区建设" found), not a text saying it in other words."""
+    out = []
+    for t, after in slots:
+        if t in text:
+            continue
+        noun = next((w for w in sorted(after, key=len, reverse=True)
+                     for m in re.finditer(re.escape(w), text)
+                     if _same_kind(t, text[max(0, m.start() - len(t)) : m.start()])
+                     and text[m.start() - len(t) : m.start()] in words), None)
+        if noun:
+            out.append((t, noun))
+    return out
+
+
+def _same_kind(term: str, other: str) -> bool:
+    """Whether `other` could stand where `term` stands: as long, letters only, CJK where
+    the term is, digits where the term has them, and not the term."""
+    return (len(other) == len(term) and other != term and other.isalnum()
+            and any(c.isdigit() for c in other) == any(c.isdigit() for c in term)
+            and all(("\u4e00" <= a <= "\u9fff") == ("\u4e00" <= b <= "\u9fff")
+                    for a, b in zip(term, other)))

@@ -171,3 +171,16 @@ def test_check_names_the_constraints_no_cited_passage_holds(question, title, unm
 def test_a_follow_up_is_checked_as_it_was_searched():
     answer = replace(_about("那2019年呢？", GDP_2023), searched="2019年株洲研发投入强度是多少？")
     assert check_answer(answer, NOT_FOUND).unmatched == ("2019",)
+
+
+@pytest.mark.parametrize(("question", "unmatched"), [
+    ("民办高等学校的总会计师由谁委派？", ("民办高等学校",)),
+    ("公办高等学校的总会计师由谁委派？", ()),
+    # a verb before the noun, said in other words: no constraint
+    ("总会计师是不是由政府统一委派？", ()),
+])
+def test_check_names_a_modifier_the_cited_passage_holds_another_word_in_place_of(
+        question, unmatched):
+    checked = check_answer(_about(question, "公办高等学校总会计师由政府委派。"), NOT_FOUND)
+    assert not checked.abstained
+    assert checked.unmatched == unmatched
