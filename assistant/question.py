@@ -199,8 +199,11 @@ def modifier_slots(key: str, terms: Collection[str], words: Sequence[str],
 
     out = []
     for t in sorted(terms):
+        # not glued to a figure: "2017年老工业基地" holds 年老, a word of jieba's, not
+        # a modifier of the question
         ends = [m.end() for m in re.finditer(re.escape(t), key)
-                if within(m.start(), m.end(), _MODIFIER)]
+                if within(m.start(), m.end(), _MODIFIER)
+                and not (m.start() and key[m.start() - 1].isdigit())]
         after = tuple(w for w in words if w != t and any(
             key.startswith(w, e) and within(e, e + len(w), heads) for e in ends))
         if after:

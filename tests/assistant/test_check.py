@@ -184,3 +184,10 @@ def test_check_names_a_modifier_the_cited_passage_holds_another_word_in_place_of
     checked = check_answer(_about(question, "公办高等学校总会计师由政府委派。"), NOT_FOUND)
     assert not checked.abstained
     assert checked.unmatched == unmatched
+
+
+def test_a_word_glued_to_a_year_is_no_modifier():
+    # jieba reads 年老 (old) in "2017年老工业基地": the 年 is the year's
+    checked = check_answer(_about("到2017年老工业基地的比重要达到多少？",
+                                  "到2017年，全国工业基地的比重达到20%。"), NOT_FOUND)
+    assert checked.unmatched == ()
