@@ -27,8 +27,13 @@ SHORT_LINE = 40
 
 _BRACKETS = "〔〕[]［］（）()【】"
 # 国发〔2014〕28号, 发改地区〔2023〕729号, 国办函[2011]10号, 浙教基（2012）107号
+# (spaced: 云川办发 〔2021〕 7号); a 令 or 公告 by its number (自然资源部令 第12号,
+# 财政部 税务总局公告2023年第5号); Taiwan's 院臺教字第1120012345號. Matched on simplified text.
 DOC_NUMBER = re.compile(
-    r"[\u4e00-\u9fff]{1,12}[〔\[［（(【]\s*(?:19|20)\d{2}\s*[〕\]］）)】]\s*(?:第\s*)?\d{1,5}\s*号")
+    r"[\u4e00-\u9fff]{1,12}\s*[〔\[［（(【]\s*(?:19|20)\d{2}\s*[〕\]］）)】]\s*(?:第\s*)?\d{1,5}\s*号"
+    r"|[\u4e00-\u9fff][\u4e00-\u9fff ]{1,30}?(?:令|公告)\s*(?:(?:19|20)\d{2}\s*年\s*)?"
+    r"第\s*\d{1,5}\s*号"
+    r"|[\u4e00-\u9fff]{1,10}字第\s*\d{6,12}\s*号")
 _CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
 _CN_NUM = "〇○零一二三四五六七八九十"
@@ -65,6 +70,13 @@ _FIVE_YEAR = re.compile(r"十([一二三四五六七八九])五[”\"」]?.{0,20
 _IN_FORCE = re.compile(r"自\s*(" + DATE.pattern + r")\s*起(?:施行|实施|执行|生效)")
 _VALID_FOR = re.compile(
     r"有效期(?:为|至)?\s*([0-9一二三四五六七八九十]+\s*年|(?:19|20)\d{2}\s*年[^，。]{0,8})")
+# what stands above a title (GB/T 9704: 份号, 密级, 紧急程度, 签发人; spaced-out issuer
+# names) or around it on a web page (breadcrumbs, the site's name, 字号 and print links)
+_ABOVE_TITLE = re.compile(
+    r"^[0-9A-Za-z]{4,}$|^(?:特急|加急|特提|平急|急件|绝密|机密|秘密)(?:[★☆\s].*)?$|签发人|"
+    r"^(?:[\u4e00-\u9fff][ \u3000]+){2,}[\u4e00-\u9fff]$|[>＞›»]|"
+    r"(?:网|网站|门户网站|网页)$|字体|字号|打印|^[（(].*[）)]$|^附件\s*\d*\s*[：:]")
+_TITLE_LABEL = re.compile(r"^标[ \u3000]*[题題][ \u3000]*[：:][ \u3000]*")
 # lines that label what follows, never a title: "附件：", "附件2", "各省、自治区…："
 _LABEL = re.compile(r"^(?:附件\s*\d*\s*[：:]?|.*[：:])$")
 _CITED = re.compile(r"《([^《》\n]{2,60})》")
@@ -182,9 +194,13 @@ def _wrapped(text: str) -> set[str]:
     for line in cleaned.text.split("\n"):
         start, end = cleaned.source_span(at, at + len(line))
         at += len(line) + 1
-        parts = [re.sub(r"\s+", "", p) for p in head[start:end].split("\n")]
-        if sum(1 for p in parts if p) > 1:
-            joined.update(p for p in parts if p)
+        # the raw lines it was made of: not those cleaning dropped from its span (a web
+        # page's chrome around a title)
+        kept = re.sub(r"\s+", "", line)
+        parts = [p for p in (re.sub(r"\s+", "", p) for p in head[start:end].split("\n"))
+                 if p and p in kept]
+        if len(parts) > 1:
+            joined.update(parts)
     return joined
 
 
@@ -193,18 +209,31 @@ def _title(head: list[str], given: str, wrapped: set[str] = frozenset()) -> str:
     loader's title unless it only labels ("附件："), else the first line that can be
     one; a title broken over lines ("…深化改革" / "推进…的决定") is joined up to the
     line that ends in a document type."""
-    lines = [_plain(line) for line in head]
+    # a web page's 信息公开 table labels its title ("标　　题：国务院办公厅关于…")
+    lines = [_TITLE_LABEL.sub("", _plain(line)) for line in head]
+    simple = [to_simplified(line) for line in lines]  # what is matched; the title as written
     heading = next((i for i, line in enumerate(head) if line.startswith("# ")), None)
     if heading is None:
         heading = next((i for i, line in enumerate(lines) if line == given), None)
     if heading is None and given and not _LABEL.match(given):
         return given.strip("《》")
     if heading is None:
-        heading = next((i for i, line in enumerate(lines) if len(line) <= 80
-                        and not _LABEL.match(line) and not DOC_NUMBER.fullmatch(line)
-                        and not _MASTHEAD.match(line) and not _is_date_line(line)
-                        and not _LABELLED_DATE.search(line) and not line.endswith("。")
-                        and re.sub(r"\s+", "", line) not in wrapped), None)
+        can = [i for i, line in enumerate(simple) if _can_be_title(line, wrapped)]
+        # GB/T 9704's title ends in its document type (…的通知); before it may stand the
+        # 份号, 密级, the issuer's name alone, a site's name or breadcrumbs: the first
+        # line that ends so, or starts a title that ends so on the next line, else the
+        # first line that can be one
+        heading = next((i for i in can if _DOC_TYPE.search(simple[i]) or any(
+            j in can and _DOC_TYPE.search(simple[j]) and len(simple[i] + simple[j]) <= 80
+            for j in (i + 1, i + 2))), can[0] if can else None)
+        # "人力资源社会保障部 教育部" / "(国家乡村振兴局)关于做好…的通知": the issuers'
+        # line begins it
+        before = simple[heading - 1] if heading else ""
+        if heading and "关于" in simple[heading] and _BODY.search(re.sub(r"\s+", "", before)) \
+                and not _ABOVE_TITLE.search(before) and not _MASTHEAD.match(before) \
+                and not simple[heading].startswith(re.sub(r"\s+", "", before)):
+            glue = "" if simple[heading].startswith("关于") else " "
+            return (lines[heading - 1] + glue + lines[heading]).strip("《》")
     if heading is None:
         return ""
     title = lines[heading]
@@ -214,6 +243,21 @@ def _title(head: list[str], given: str, wrapped: set[str] = frozenset()) -> str:
             break
         title = f"{title} {nxt}"
     return title.strip("《》")
+
+
+def _can_be_title(line: str, wrapped: set[str]) -> bool:
+    """Whether a head line can be a title: not a label, 文号, date, sentence or hard-
+    wrapped line (unless it ends in a document type: cleaning joins a web page's short
+    lines around its title too), nor what GB/T 9704 puts above a title (份号, 密级 and 紧急程度, the
+    发文机关标志, 签发人), nor a web page's site name or breadcrumbs."""
+    bare = re.sub(r"\s+", "", line)
+    return (4 <= len(bare) and len(line) <= 80 and not _LABEL.match(line)
+            and not DOC_NUMBER.fullmatch(line)
+            and not _MASTHEAD.match(line) and not _is_date_line(line)
+            and not _LABELLED_DATE.search(line) and not line.endswith("。")
+            and (bare not in wrapped or bool(_DOC_TYPE.search(line)))
+            and not _ABOVE_TITLE.search(line)
+            and not (_BODY.search(bare) and "关于" not in bare and len(bare) <= 30))
 
 
 def _own_title(title: str) -> str:
@@ -229,23 +273,38 @@ def _numbers(head: list[str], tail: list[str]) -> tuple[str, ...]:
     found = []
     for line in head + tail:
         bare = line.strip("（()）［］[] ")
-        for m in DOC_NUMBER.finditer(bare):
+        simple = to_simplified(bare)  # 國辦發〔2020〕41號 is found, and kept as written
+        simple = simple if len(simple) == len(bare) else bare
+        for m in DOC_NUMBER.finditer(simple):
             rest = (bare[: m.start()] + bare[m.end():]).strip(" 　，,；;")
             if len(rest) <= 12 and not _CITED.search(rest):  # e.g. "签发人：张三"
-                found.append(re.sub(r"\s+", "", m.group()))
+                found.append(re.sub(r"\s+", "", bare[m.start() : m.end()]))
     return tuple(dict.fromkeys(found))
 
 
 # issuers ---------------------------------------------------------------------------------
 def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str, ...]:
-    for line in head[:4]:
-        m = _MASTHEAD.match(line)
+    # the 发文机关标志, one body a line above its 文件 when several issue it jointly, its
+    # characters spaced out as printed ("中 共 江 西 省 委")
+    for i, line in enumerate(head[:8]):
+        m = _MASTHEAD.match(_despaced(line))
         if m:
-            return _bodies(m.group(1))
-    m = _TITLE_ISSUERS.match(title)
-    if m and _bodies(m.group(1)):
+            above = []
+            for prev in reversed(head[:i]):
+                names = _bodies(_despaced(prev))
+                if not names:
+                    break
+                above[:0] = names
+            found = tuple(above) + _bodies(_despaced(m.group(1)))
+            if found:
+                return found
+            break
+    simple = to_simplified(title)  # 國務院辦公廳關於…: found, and kept as written
+    m = _TITLE_ISSUERS.match(simple if len(simple) == len(title) else title)
+    named = _bodies(title[m.start(1) : m.end(1)]) if m else ()
+    if named:
         # a resolution's title names the party body, its （…通过） line the meeting
-        return _bodies(m.group(1)) + ((adopted.group(adopted.lastindex),) if adopted else ())
+        return named + ((adopted.group(adopted.lastindex),) if adopted else ())
     if adopted:
         return (adopted.group(adopted.lastindex),)
     own = _own_title(title)
@@ -253,6 +312,19 @@ def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str
         if m.group(2) == own and _bodies(_lead_bodies(m.group(1))):
             return _bodies(_lead_bodies(m.group(1)))
     return _signature(tail)
+
+
+def _despaced(line: str) -> str:
+    """A name printed with its characters spaced out ("江 西 省 人 民 政 府  文件"),
+    closed up: runs of single characters are joined, longer words stay apart."""
+    words, run = [], ""
+    for token in re.split(r"[ \u3000]+", line.strip()):
+        if len(token) == 1:
+            run += token
+            continue
+        words += [run, token] if run else [token]
+        run = ""
+    return " ".join(words + ([run] if run else []))
 
 
 def _lead_bodies(text: str) -> str:
@@ -263,7 +335,7 @@ def _lead_bodies(text: str) -> str:
 def _bodies(text: str) -> tuple[str, ...]:
     """Names of bodies separated by spaces or 、, each ending as a body's name does."""
     parts = [p for p in re.split(r"[\s、，,]+", text.strip()) if p]
-    return tuple(parts) if parts and all(_BODY.search(p) for p in parts) else ()
+    return tuple(parts) if parts and all(_BODY.search(to_simplified(p)) for p in parts) else ()
 
 
 def _signature(tail: list[str]) -> tuple[str, ...]:

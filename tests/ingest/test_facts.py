@@ -165,3 +165,36 @@ def test_the_first_line_of_a_hard_wrapped_paragraph_is_no_title():
                "建设、产城融合发展和生态修复治理\n\n")
     assert extract_facts(wrapped + "一业独大、一企独大，是许多城市面临的普遍问题。\n").title == ""
     assert extract_facts("示范区建设成效显著\n\n" + wrapped).title == "示范区建设成效显著"
+
+
+def test_what_stands_above_a_title_is_neither_title_nor_issuer():
+    # 份号, 紧急程度, a joint masthead spaced out over two lines, then the title
+    text = ("000028\n特急\n中 共 江 西 省 委\n江 西 省 人 民 政 府  文件\n赣发〔2020〕 8 号\n"
+            "中共江西省委 江西省人民政府\n关于全面推进农村生活污水治理的实施意见\n"
+            "各设区市委和人民政府：\n现提出如下意见。\n")
+    facts = extract_facts(text)
+    assert facts.title == "中共江西省委 江西省人民政府关于全面推进农村生活污水治理的实施意见"
+    assert facts.issuers == ("中共江西省委", "江西省人民政府")
+    assert facts.doc_numbers == ("赣发〔2020〕8号",)
+
+
+def test_a_web_pages_site_name_breadcrumbs_and_title_label_are_not_the_title():
+    text = ("云川市人民政府门户网站\n首页 > 政务公开 > 政策文件\n"
+            "标　　题：云川市人民政府关于加强城市绿化管理的通知\n【字体：大 中 小】　打印本页\n"
+            "云川市人民政府关于加强城市绿化管理的通知\n各区人民政府：\n现通知如下。\n")
+    assert extract_facts(text).title == "云川市人民政府关于加强城市绿化管理的通知"
+
+
+@pytest.mark.parametrize(("line", "number"), [
+    ("中华人民共和国自然资源部令 第12号", "中华人民共和国自然资源部令第12号"),
+    ("财政部 税务总局公告2023年第5号", "财政部税务总局公告2023年第5号"),
+    ("國辦發〔2020〕41號", "國辦發〔2020〕41號"),
+])
+def test_orders_notices_and_traditional_doc_numbers_as_written(line, number):
+    facts = extract_facts(f"{line}\n某某办法\n第一条 为规范管理，制定本办法。\n")
+    assert facts.doc_numbers == (number,)
+
+
+def test_a_traditional_title_names_its_issuer_as_written():
+    facts = extract_facts("國務院辦公廳關於促進跨境電子商務協同發展的意見\n各省人民政府：\n")
+    assert facts.issuers == ("國務院辦公廳",)
