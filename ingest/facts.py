@@ -40,17 +40,24 @@ _CN_NUM = "〇○零一二三四五六七八九十"
 DATE = re.compile(
     rf"((?:19|20)\d{{2}}|[{_CN_NUM}]{{4}})\s*年\s*(?:(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*月"
     rf"(?:\s*(\d{{1,2}}|[{_CN_NUM}]{{1,3}})\s*日)?)?")
+# Taiwan's calendar: 中華民國112年 is 2023 (year 1 is 1912)
+_MINGUO = re.compile(r"(?:中华民国|中華民國|民国|民國)\s*(\d{2,3})\s*年")
 _ISO_DATE = re.compile(r"((?:19|20)\d{2})[-./](\d{1,2})(?:[-./](\d{1,2}))?")
 # matched on the simplified line, so a traditional page's 發布時間 counts too
 _LABELLED_DATE = re.compile(r"(?:成文日期|印发日期|发文日期|发布日期|发布时间|公布日期|更新时间|"
                             r"(?<![成印发文布公])日期)\s*[:：]\s*")
-# the closed class of document types (文种) a title ends with, GB/T 9704 and plans
+# characters at least in the first line of a title broken over two ("院长　林文德" above a
+# title is a signature, not its first half)
+_BROKEN_TITLE = 8
+# the closed class of document types (文种) a title ends with, GB/T 9704 and plans, and
+# the 行政规则 (原则, 要点, 须知)
 _DOC_TYPE = re.compile(r"(?:决定|决议|意见|通知|通报|报告|请示|批复|函|纪要|公报|规划|纲要|方案|"
-                       r"办法|条例|规定|细则|规则|指南|计划|公告|通告|命令|议案|说明)[）)]?$")
+                       r"办法|条例|规定|细则|规则|指南|计划|公告|通告|命令|议案|说明|原则|要点|"
+                       r"须知)[）)]?$")
 # a reprint's lead: "中共中央办公厅、国务院办公厅印发了《…》"
 _PRINTED_BY = re.compile(r"([\u4e00-\u9fff、 ]{2,60}?)(?:联合)?印发了?《([^《》]{2,80})》")
 # 发文机关标志: "国务院文件", "中共浙江省委 浙江省人民政府文件"
-_MASTHEAD = re.compile(r"^([\u4e00-\u9fff、 ]{2,40}?)\s*文件$")
+_MASTHEAD = re.compile(r"^([\u4e00-\u9fff、 \u3000]{2,40}?)[\s\u3000]*(?:文件|函|令)$")
 # a title that names its issuers: "中共中央 国务院关于…", "国家发展改革委 科技部关于…"
 _TITLE_ISSUERS = re.compile(r"^([\u4e00-\u9fff、 ]{2,60}?)\s*关于")
 _ADOPTED = re.compile(
@@ -75,7 +82,8 @@ _VALID_FOR = re.compile(
 _ABOVE_TITLE = re.compile(
     r"^[0-9A-Za-z]{4,}$|^(?:特急|加急|特提|平急|急件|绝密|机密|秘密)(?:[★☆\s].*)?$|签发人|"
     r"^(?:[\u4e00-\u9fff][ \u3000]+){2,}[\u4e00-\u9fff]$|[>＞›»]|"
-    r"(?:网|网站|门户网站|网页)$|字体|字号|打印|^[（(].*[）)]$|^附件\s*\d*\s*[：:]")
+    r"(?:网|网站|门户网站|网页)$|字体|字号|打印|^[（(].*[）)]$|^附件\s*\d*\s*[：:]|^附[「《“]|"
+    r"^[\u4e00-\u9fff \u3000]{2,12}[：:]")  # a form's field: 地址：…, 联系人：…
 _TITLE_LABEL = re.compile(r"^标[ \u3000]*[题題][ \u3000]*[：:][ \u3000]*")
 # lines that label what follows, never a title: "附件：", "附件2", "各省、自治区…："
 _LABEL = re.compile(r"^(?:附件\s*\d*\s*[：:]?|.*[：:])$")
@@ -223,9 +231,10 @@ def _title(head: list[str], given: str, wrapped: set[str] = frozenset()) -> str:
         # 份号, 密级, the issuer's name alone, a site's name or breadcrumbs: the first
         # line that ends so, or starts a title that ends so on the next line, else the
         # first line that can be one
-        heading = next((i for i in can if _DOC_TYPE.search(simple[i]) or any(
-            j in can and _DOC_TYPE.search(simple[j]) and len(simple[i] + simple[j]) <= 80
-            for j in (i + 1, i + 2))), can[0] if can else None)
+        heading = next((i for i in can if _DOC_TYPE.search(simple[i]) or (
+            len(simple[i]) >= _BROKEN_TITLE and any(
+                j in can and _DOC_TYPE.search(simple[j]) and len(simple[i] + simple[j]) <= 80
+                for j in (i + 1, i + 2)))), can[0] if can else None)
         # "人力资源社会保障部 教育部" / "(国家乡村振兴局)关于做好…的通知": the issuers'
         # line begins it
         before = simple[heading - 1] if heading else ""
@@ -367,7 +376,7 @@ def _date(head: list[str], tail: list[str], adopted) -> str:
     for line in head:  # a plan's cover: the date alone under the title
         if _is_date_line(line) and not _LABELLED_DATE.search(line):
             return _iso(DATE.search(line))
-    for line in head:  # a labelled 成文日期 of a page or a 版头
+    for line in map(to_simplified, head):  # a labelled 成文日期 of a page or a 版头
         m = _LABELLED_DATE.search(line)
         if m and m.group().startswith(("成文", "印发", "发文")):
             return _labelled(line[m.end():])
@@ -383,6 +392,7 @@ def _published(head: list[str]) -> str:
 
 
 def _labelled(value: str) -> str:
+    value = _MINGUO.sub(lambda m: f"{int(m.group(1)) + 1911}年", value)
     m = DATE.match(value.strip())
     if m:
         return _iso(m)

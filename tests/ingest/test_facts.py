@@ -198,3 +198,16 @@ def test_orders_notices_and_traditional_doc_numbers_as_written(line, number):
 def test_a_traditional_title_names_its_issuer_as_written():
     facts = extract_facts("國務院辦公廳關於促進跨境電子商務協同發展的意見\n各省人民政府：\n")
     assert facts.issuers == ("國務院辦公廳",)
+
+
+def test_a_taiwan_order_its_issuer_number_and_minguo_date():
+    text = ("行政院　令\n發文日期：中華民國111年12月20日\n發文字號：院臺規字第1110198765號\n"
+            "訂定「行政院所屬機關國際交流活動辦理原則」。\n"
+            "附「行政院所屬機關國際交流活動辦理原則」\n"
+            "院長　林文德\n行政院所屬機關國際交流活動辦理原則\n"
+            "一、為使所屬機關有所遵循，特訂定本原則。\n")
+    facts = extract_facts(text)
+    assert facts.title == "行政院所屬機關國際交流活動辦理原則"
+    assert facts.issuers == ("行政院",)
+    assert facts.doc_numbers == ("院臺規字第1110198765號",)
+    assert facts.date == "2022-12-20"  # 中華民國111年: year 1 is 1912
