@@ -46,6 +46,8 @@ _ISO_DATE = re.compile(r"((?:19|20)\d{2})[-./](\d{1,2})(?:[-./](\d{1,2}))?")
 # matched on the simplified line, so a traditional page's 發布時間 counts too
 _LABELLED_DATE = re.compile(r"(?:成文日期|印发日期|发文日期|发布日期|发布时间|公布日期|更新时间|"
                             r"(?<![成印发文布公])日期)\s*[:：]\s*")
+# a draft's status after its title, not part of it: "…纲要（公开征求意见稿）"
+_DRAFT = re.compile(r"\s*[（(](?:公开)?(?:征求意见稿|送审稿|讨论稿)[）)]$")
 # characters at least in the first line of a title broken over two ("院长　林文德" above a
 # title is a signature, not its first half)
 _BROKEN_TITLE = 8
@@ -251,7 +253,7 @@ def _title(head: list[str], given: str, wrapped: set[str] = frozenset()) -> str:
                 or re.search(r"[。，；：:]", nxt):
             break
         title = f"{title} {nxt}"
-    return title.strip("《》")
+    return _DRAFT.sub("", title).strip("《》")
 
 
 def _can_be_title(line: str, wrapped: set[str]) -> bool:

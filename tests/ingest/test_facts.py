@@ -211,3 +211,8 @@ def test_a_taiwan_order_its_issuer_number_and_minguo_date():
     assert facts.issuers == ("行政院",)
     assert facts.doc_numbers == ("院臺規字第1110198765號",)
     assert facts.date == "2022-12-20"  # 中華民國111年: year 1 is 1912
+
+
+def test_a_drafts_status_is_not_part_of_its_title():
+    facts = extract_facts("某某规划纲要（2010-2020年）（公开征求意见稿）\n一、总体目标\n")
+    assert facts.title == "某某规划纲要（2010-2020年）"
