@@ -25,10 +25,8 @@ from .question import (
     answer_patterns,
     asked_window,
     constraints,
-    modifier_slots,
     question_focus,
     question_kinds,
-    swapped_modifiers,
 )
 from .types import Hit
 
@@ -71,9 +69,6 @@ EVIDENCE_FEATURES = (
     "rarest_missing",  # its passage lacks the question's rarest known term (or it has none)
     "figures",  # figures and ordinals of the question its passage lacks (at most 2)
     "unmatched",  # years, 《》 titles and ordinals of the question its passage lacks
-    # idf share of the question's terms its passage lacks and holds another term in the
-    # place of, between the same neighbours: 雄安新区 for 滨海新区, 公办高等学校 for 民办
-    "contrast",
     "untyped",  # the question wants a typed answer and its passage holds none
     "unvalued",  # the question asks for a number and the sentence has none it has not
     "unanchored",  # the question asks for a number and none stands by what it asks about
@@ -128,8 +123,6 @@ class Asked:
     rarest: str  # its known term with the highest idf ("" when none)
     figures: tuple[str, ...]  # its figures and ordinals (question.QUESTION_FIGURE)
     question: str
-    # its known terms that modify a noun, with the words after them (modifier_slots)
-    slots: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,7 +134,6 @@ class Row:
     start: int
     end: int
     values: tuple[float, ...]
-    contrast: float = 0.0  # its passage's (_contrast), an evidence feature
 
 
 def letters(key: str) -> str:
@@ -176,18 +168,7 @@ def analyse(question: str, segmenter: ChineseSegmenter, idf: Callable[[str], flo
     return Asked(key, weights, frozenset(bigrams(key)), frozenset(question_kinds(question)),
                  tuple(answer_patterns(question)), content(question_focus(question)),
                  content(asked_window(question)), terms, unknown, rarest,
-                 tuple(QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", key))), question,
-                 modifier_slots(key.lower(), terms, [t for t in weights if len(t) >= 2]))
-
-
-def _contrast(asked: Asked, text: str, tokens: frozenset[str]) -> float:
-    """The idf share of the question's terms that `text` lacks while it holds another
-    word (one of `tokens`) as long and of the same script before the word that follows
-    the term in the question: a question that swapped the modifier of a head ("滨海新区"
-    asked, "推进雄安新区建设" found), not a passage that says it in other words."""
-    total = sum(asked.terms.values())
-    swapped = sum(asked.terms[t] for t, _ in swapped_modifiers(asked.slots, text, tokens))
-    return swapped / total if total else 0.0
+                 tuple(QUESTION_FIGURE.findall(THOUSANDS_SEP.sub("", key))), question)
 
 
 def _share(weights: dict[str, float], held: Callable[[str], bool]) -> float:
@@ -215,8 +196,6 @@ def sentence_rows(asked: Asked, hits: Sequence[Hit], passages: Sequence[Passage]
         retrieval = max(0.0, hit.score / top)
         covers = [sum(w for t, w in weights.items() if t in s.tokens) / total
                   for s in passage.sentences]
-        contrast = _contrast(asked, passage.letters + "\n" + title.letters,
-                             passage.tokens | title.tokens)
         for n, s in enumerate(passage.sentences):
             context = sum(w for t, w in elsewhere.items() if t not in s.tokens)
             gram_cover = (sum(1 for g in grams if g in s.letters) / len(grams)) if grams else 0.0
@@ -242,7 +221,7 @@ def sentence_rows(asked: Asked, hits: Sequence[Hit], passages: Sequence[Passage]
                 min(2.0, len(s.key) / 100),
                 1.0 / (i + 1),
                 retrieval,
-            ), contrast))
+            )))
     return rows
 
 
@@ -284,7 +263,6 @@ def evidence_values(asked: Asked, hits: Sequence[Hit], rows: Sequence[Row],
             unknown=asked.unknown, asked_missing=lacking, asked_unsaid=lacking,
             rarest_missing=1.0, figures=float(min(2, len(asked.figures))),
             unmatched=float(min(2, len(constraints(asked.question)))),
-            contrast=0.0,
             untyped=float(bool(asked.patterns)), unvalued=float(number),
             unanchored=float(number), focus=float(bool(asked.focus)), bm25=0.0, agree=0.0,
             rank=0.0)
@@ -308,7 +286,6 @@ def evidence_values(asked: Asked, hits: Sequence[Hit], rows: Sequence[Row],
         rarest_missing=float(asked.rarest not in context or not asked.rarest),
         figures=float(min(2, sum(1 for f in asked.figures if f not in context))),
         unmatched=float(min(2, len(unmatched_in(asked.question, [context])))),
-        contrast=best.contrast,
         untyped=float(bool(asked.patterns)
                       and not any(p.search(context) for p in asked.patterns)),
         unvalued=float(number and not values["figure"]),
