@@ -48,7 +48,27 @@ class CoverageReranker:
         rescored = [replace(h, score=sum(w * x for w, x in zip(weights, f)))
                     for h, f in zip(head, self.features(question, head))]
         rescored.sort(key=lambda h: (-h.score, h.id))
-        return rescored + tail
+        return self._within_documents(question, rescored) + tail
+
+    def _within_documents(self, question: str, ranked: list[Hit]) -> list[Hit]:
+        """Each document keeps the places it holds in `ranked`; its passages fill them in
+        the order of the question without the words naming the document.
+
+        "三中全会决定中，…的总目标是什么？": the words that name the document pick it
+        among documents, but inside it they only favour the passages that repeat its
+        name (the card, the preamble, the 实施 section) over the one that answers."""
+        about = without_document_name(question)
+        if about == question:
+            return ranked
+        weights = (1.0, self.fused_weight, self.bm25_weight, self.list_bonus)
+        score = {h.id: sum(w * x for w, x in zip(weights, f))
+                 for h, f in zip(ranked, self.features(about, ranked))}
+        by_doc: dict[str, list[Hit]] = {}
+        for h in ranked:
+            by_doc.setdefault(h.chunk.source, []).append(h)
+        for hits in by_doc.values():
+            hits.sort(key=lambda h: (-score[h.id], h.id))
+        return [by_doc[h.chunk.source].pop(0) for h in ranked]
 
     def features(self, question: str, head: Sequence[Hit]) -> list[tuple[float, ...]]:
         """Each candidate's (best-sentence score, fused score relative to the best, BM25
@@ -77,22 +97,10 @@ def _lists(question: str) -> Callable[[str], bool] | None:
 # How a question names the document it asks about: a clause-initial phrase ending in a
 # type of document (the closed class of 文种 and plan types, GB/T 9704), with the
 # particle that ties it to the rest ("三中全会决定中，"). A verb after it stays: "决定提出
-# 的改革任务" is how the answering sentence may say it too. The phrase ends at its first
-# type (with the types right after it: 规划纲要): "调整改造规划的规划范围" names the
-# 调整改造规划, and "…教育规划纲要，" is not cut after 规划.
+# 的改革任务" is how the answering sentence may say it too.
 _DOC_TYPES = "决定|决议|意见|通知|纲要|规划|方案|文件|公报|报告|办法|条例|建议"
 _NAMING = re.compile(rf"(?:^|(?<=[，,。；;：:？?！!]))"
-                     rf"([^，,。；;：:？?！!]{{0,16}}?(?:{_DOC_TYPES})+)(?:中|里|所说的?)?")
-
-
-def within_documents(sources: Sequence[str], inner: Sequence[int]) -> list[int]:
-    """A ranking's places with each document's passages put in their order in `inner`:
-    `sources` are the documents of the ranking's passages, best first, and `inner` the
-    same places ranked otherwise. Each document keeps the places it holds."""
-    queues: dict[str, list[int]] = {}
-    for place in inner:
-        queues.setdefault(sources[place], []).append(place)
-    return [queues[source].pop(0) for source in sources]
+                     rf"([^，,。；;：:？?！!]{{0,16}}(?:{_DOC_TYPES}))(?:中|里|所说的?)?")
 
 
 def naming_phrase(question: str) -> str | None:

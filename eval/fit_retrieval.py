@@ -5,16 +5,11 @@
 For each answerable question of each set, the fused top candidates and their re-ranking
 features (assistant/rerank.py, CoverageReranker.features) are computed once per title
 credit (what a question term found in a passage's document title counts for, in the
-best-sentence score), and for a question that names its document, their features for
-the question without that name too; every setting of the weights then re-ranks them as
-the retriever does (assistant/retrieve.py, HybridRetriever._rerank). A set may be a
-SQuAD-format .json file whose paragraphs the index holds (--questions of its questions,
-spread evenly). The setting with
+best-sentence score); every setting of the weights then re-ranks them. The setting with
 the best mean MRR@10 over the sets (each set counting equally; then R@1; then the
 earlier in the grid, which starts at the values in use) is printed and, with --write,
 stored in assistant/retrieval.json with the SHA-256 of each dataset. Fit on tuning data
-only: the dev set's tuning half, the public set, CMRC trial, DRCD test; never on a
-held-out set (eval/README.md).
+only: the dev set's tuning half, the public set; never on a held-out set (eval/README.md).
 
 It also prints each set's 5-fold cross-validated retrieval metrics: every question
 re-ranked by the setting fitted without its fold, what to expect of the weights on
@@ -26,16 +21,14 @@ import hashlib
 import itertools
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
 
 from zhice.assistant.chain import Assistant
 from zhice.assistant.params import PARAMS_FILE, RetrievalParams
-from zhice.assistant.rerank import CoverageReranker, within_documents
+from zhice.assistant.rerank import CoverageReranker
 from zhice.assistant.retrieve import HybridRetriever
 from zhice.ingest.errors import ZhiceError
 
-from .calibrate import read_questions
-from .dataset import UNANSWERABLE
+from .dataset import UNANSWERABLE, load_dataset
 from .fitting import index_dataset_pairs, write_params
 from .metrics import budget_count, is_gold, ndcg_at, recall_at, reciprocal_rank
 
@@ -46,50 +39,26 @@ TITLE_CREDITS = (0.0, 0.75, 1.0)  # at or below the passage context's 0.5 it cha
 RANKED = 10  # MRR@10
 FOLDS = 5
 CV_METRICS = ("R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "budget_recall")
-SQUAD_QUESTIONS = 400  # of a SQuAD-format set, spread evenly through it
 
 
-class Candidate(NamedTuple):
-    """A fused candidate of a question: its re-ranking features, whether it is gold, its
-    characters without whitespace (as budget recall counts them), its document, and its
-    features for the question without the document's name when the question names one
-    (HybridRetriever.inside_document)."""
-
-    features: tuple[float, ...]
-    gold: bool
-    chars: int = 0
-    source: str = ""
-    inner: tuple[float, ...] | None = None
-
-
-def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float, ...],
-               questions: int = SQUAD_QUESTIONS) -> dict[float, list[list[Candidate]]]:
-    """Per title credit, per answerable question: its fused candidates, in fused order,
-    as the product fuses them (with the extra lists it fuses). A SQuAD-format .json
-    file gives `questions` of its questions, spread evenly."""
+def candidates(directory: Path, dataset: Path, depth: int, credits: tuple[float, ...]
+               ) -> dict[float, list[list[tuple[tuple, bool, int]]]]:
+    """Per title credit, per answerable question: (features, is gold, characters) of each
+    fused candidate, in fused order (characters without whitespace, as budget recall
+    counts them)."""
+    questions = [q for q in load_dataset(dataset) if q.type != UNANSWERABLE]
     out: dict[float, list] = {credit: [] for credit in credits}
     with Assistant.open(directory) as assistant:
-        asked = [q for q in read_questions(dataset, assistant.index, questions)
-                 if q.type != UNANSWERABLE]
-        fused = HybridRetriever(assistant.index, reranker=None, rerank_depth=depth,
-                                extra=assistant.retriever.extra)
+        fused = HybridRetriever(assistant.index, reranker=None)
         rerankers = {credit: CoverageReranker(
             partial(assistant.answerer.passage_scores, title_credit=credit), depth=depth)
             for credit in credits}
-        for q in asked:
+        for q in questions:
             head = fused.retrieve(q.question, depth)
-            inside = fused.inside_document(q.question, head)
             gold = [is_gold(q, h.chunk.source, h.chunk.text, h.chunk.path) for h in head]
             chars = [len("".join(h.chunk.text.split())) for h in head]
             for credit, rerank in rerankers.items():
-                inner: list = [None] * len(head)
-                if inside:
-                    about, hits = inside
-                    by_id = dict(zip((h.id for h in hits), rerank.features(about, hits)))
-                    inner = [by_id[h.id] for h in head]
-                out[credit].append([Candidate(*c) for c in zip(
-                    rerank.features(q.question, head), gold, chars,
-                    (h.chunk.source for h in head), inner)])
+                out[credit].append(list(zip(rerank.features(q.question, head), gold, chars)))
     return out
 
 
@@ -107,26 +76,15 @@ def score(sets: list[dict[float, list]], setting: tuple) -> list[tuple[float, fl
     return out
 
 
-def reranked(cands: list[tuple], w: tuple[float, ...]) -> list[Candidate]:
-    """The candidates re-ranked by the weights `w` of their features, as the product
-    does: then, for a question that names its document, each document's candidates in
-    the order of their features for the question without that name."""
-    cands = [Candidate(*c) for c in cands]
-
-    def total(features: tuple[float, ...]) -> float:
-        return sum(a * b for a, b in zip(w, features))
-
+def reranked(cands: list[tuple], w: tuple[float, ...]) -> list[tuple]:
+    """The candidates re-ranked by the weights `w` of their features."""
     # ties keep fused order, as the re-ranker's sort by (score, id) nearly does
-    ranked = sorted(cands, key=lambda c: -total(c.features))
-    if not ranked or ranked[0].inner is None:
-        return ranked
-    inner = sorted(range(len(ranked)), key=lambda i: -total(ranked[i].inner))
-    return [ranked[i] for i in within_documents([c.source for c in ranked], inner)]
+    return sorted(cands, key=lambda c: -sum(a * b for a, b in zip(w, c[0])))
 
 
 def gold_ranks(cands: list[tuple], w: tuple[float, ...]) -> list[int]:
     """1-based ranks of the gold candidates once re-ranked by `w`."""
-    return [r for r, c in enumerate(reranked(cands, w), 1) if c.gold]
+    return [r for r, c in enumerate(reranked(cands, w), 1) if c[1]]
 
 
 def cross_validated(sets, current: RetrievalParams, folds: int = FOLDS
@@ -147,8 +105,8 @@ def cross_validated(sets, current: RetrievalParams, folds: int = FOLDS
 
 def _metrics(ranked: list[tuple]) -> dict[str, float]:
     """The retrieval metrics of one question's re-ranked candidates (metrics.summarize)."""
-    ranks = [r for r, c in enumerate(ranked, 1) if c.gold]
-    budget = budget_count([c.chars for c in ranked])
+    ranks = [r for r, c in enumerate(ranked, 1) if c[1]]
+    budget = budget_count([c[2] for c in ranked])
     return {"R@1": recall_at(ranks, 1), "R@5": recall_at(ranks, 5),
             "R@10": recall_at(ranks, 10), "MRR@10": reciprocal_rank(ranks, RANKED),
             "nDCG@10": ndcg_at(ranks, 10), "budget_recall": recall_at(ranks, budget)}
@@ -192,16 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", required=True, metavar="INDEX=DATASET",
                         help="an index folder and a tuning dataset on it (repeatable)")
-    parser.add_argument("--questions", type=int, default=SQUAD_QUESTIONS,
-                        help="questions taken from a SQuAD-format file, spread evenly (0: all)")
     parser.add_argument("--write", action="store_true",
                         help=f"store the best setting in assistant/{PARAMS_FILE}")
     args = parser.parse_args(argv)
     pairs = index_dataset_pairs(parser, "--set", args.set)
     try:
         current = RetrievalParams.load()
-        sets = [candidates(d, f, current.rerank_depth, credits(current), args.questions)
-                for d, f in pairs]
+        sets = [candidates(d, f, current.rerank_depth, credits(current)) for d, f in pairs]
     except ZhiceError as e:
         print(f"fit_retrieval: {e}")
         return 2

@@ -207,52 +207,6 @@ def test_the_reranker_sees_the_question_and_rerank_depth_candidates_then_k_are_k
     assert [h.id for h in hits] == [5, 4]
 
 
-class KeyedLists(RankedLists):
-    """A stand-in index whose BM25 list depends on the search key, with chunks in two
-    documents (`sources`)."""
-
-    def __init__(self, dense, bm25_by_key: dict[str, list[tuple[int, float]]],
-                 sources: dict[int, str]):
-        super().__init__(dense, [])
-        self.bm25_by_key, self.of = bm25_by_key, sources
-
-    def bm25_search(self, key: str, k: int) -> list[tuple[int, float]]:
-        self.calls.append(("bm25", key, k))
-        return self.bm25_by_key.get(key, [])[:k]
-
-    def chunks(self, ids) -> dict[int, StoredChunk]:
-        return {i: StoredChunk(i, Chunk(self.of[i], i, f"第{i}段。", f"第{i}段。", "", 0, 4))
-                for i in ids}
-
-
-def by_bm25(question: str, hits: list[Hit]) -> list[Hit]:
-    return sorted(hits, key=lambda h: (-(h.bm25_score or 0.0), h.id))
-
-
-def test_inside_the_document_a_question_names_its_passages_rank_by_the_rest_of_it():
-    # passage 1 repeats the document's name ("规划纲要"), passage 3 answers: asked with
-    # the name, BM25 puts 1 first; asked without it, 3. b.txt's passage keeps its place.
-    question = "规划纲要中，学前教育的目标是什么？"
-    about = search_key("，学前教育的目标是什么？")
-    lists = KeyedLists(dense=[(1, 0.9), (2, 0.8), (3, 0.7)],
-                       bm25_by_key={search_key(question): [(1, 9.0), (2, 8.0), (3, 1.0)],
-                                    about: [(3, 9.0), (2, 5.0)],
-                                    search_key("学前教育的目标是什么？"): [(1, 9.0), (3, 8.0)]},
-                       sources={1: "a.txt", 2: "b.txt", 3: "a.txt"})
-    hits = HybridRetriever(lists, reranker=by_bm25).retrieve(question, k=3)
-    assert [h.id for h in hits] == [3, 2, 1]
-    # a place keeps its score, and each passage its own ranks
-    assert [h.score for h in hits] == [1 / 61 + 1 / 61, 1 / 62 + 1 / 62, 1 / 63 + 1 / 63]
-    assert (hits[0].bm25_rank, hits[0].bm25_score) == (3, 1.0)
-    # the question's dense list serves both: one embedding
-    assert [(name, key) for name, key, _ in lists.calls] == [
-        ("dense", search_key(question)), ("bm25", search_key(question)), ("bm25", about)]
-    # a question naming no document is ranked once
-    lists.calls.clear()
-    plain = HybridRetriever(lists, reranker=by_bm25).retrieve("学前教育的目标是什么？", k=3)
-    assert [h.id for h in plain] == [1, 3, 2] and len(lists.calls) == 2
-
-
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_must_be_positive(k):
     with pytest.raises(ValueError) as raised:

@@ -7,7 +7,7 @@ import pytest
 
 from zhice.assistant.params import RetrievalParams
 from zhice.eval import fit_retrieval
-from zhice.eval.fit_retrieval import Candidate, fit, mean, reranked, score
+from zhice.eval.fit_retrieval import fit, mean, score
 
 # one set, two questions; features are (sentence score, fused, bm25, list)
 GOLD_BY_BM25 = [((0.5, 1.0, 0.2, 0.0), False), ((0.4, 0.9, 1.0, 0.0), True)]
@@ -119,18 +119,3 @@ def test_cross_validated_budget_recall_counts_the_characters_of_the_passages_abo
     [cv] = fit_retrieval.cross_validated([same_features([long_first] * 5)], current)
     assert (cv["R@1"], cv["R@5"], cv["budget_recall"]) == (0.0, 1.0, 0.0)
     assert cv["nDCG@10"] == pytest.approx(1 / math.log2(3))
-
-
-def test_a_question_naming_its_document_is_reranked_inside_it_as_the_retriever_does():
-    # as asked, the passage repeating the document's name (a.txt) wins; without the name
-    # the answer (a.txt) comes before it, in a.txt's places; b.txt keeps its place
-    hub = Candidate((0.9, 0.0, 0.0, 0.0), False, 100, "a.txt", (0.2, 0.0, 0.0, 0.0))
-    other = Candidate((0.5, 0.0, 0.0, 0.0), False, 100, "b.txt", (0.8, 0.0, 0.0, 0.0))
-    answer = Candidate((0.4, 0.0, 0.0, 0.0), True, 100, "a.txt", (0.6, 0.0, 0.0, 0.0))
-    assert reranked([hub, other, answer], (1.0, 0.0, 0.0, 0.0)) == [answer, other, hub]
-    assert score([same_features([[hub, other, answer]])], (0.0, 0.0, 0.0, 0.0)) == [
-        (1.0, 1.0, 1.0)]
-    # a question naming no document: the features as asked alone
-    plain = [c._replace(inner=None) for c in (hub, other, answer)]
-    assert score([same_features([plain])], (0.0, 0.0, 0.0, 0.0)) == [
-        (pytest.approx(1 / 3), 0.0, 1.0)]
