@@ -14,8 +14,6 @@ from .rerank import naming_phrase
 # "那株洲呢？", "还有宜宾呢", "那么鄂尔多斯怎么样？"
 _ELLIPTIC = re.compile(
     r"^(?:那么?|还有|另外|再说说)?\s*(.{1,16}?)\s*(?:呢|怎么样|如何|又如何|怎样)[？?。]?$")
-# "那X呢，具体有哪些措施？": an ellipsis, then a question that names nothing
-_ELLIPTIC_THEN = re.compile(r"^(?:那么?|还有|另外)\s*(.{1,16}?)\s*呢[，,]\s*(.+)$")
 # "这个规划", "该政策", "它", "这些城市": a reference to what was asked before
 _REFERENCE = re.compile(
     r"(?:这个|这项|这一|这些|该|此|上述|前面说的)(?:政策|规划|文件|意见|方案|城市|地区|示范区|做法|"
@@ -119,9 +117,6 @@ def _elliptic(question: str) -> str | None:
     """X of "那X呢？"; of "X怎么样？" only when X is a bare name ("那么鄂尔多斯怎么样？"):
     "东北地区资源型城市的人口情况怎么样？" is a question of its own. "对X方面呢？" is
     "X呢？"."""
-    then = _ELLIPTIC_THEN.match(question)
-    if then and _vague(then.group(2)):  # "那传统产业呢，具体有哪些措施？"
-        return _ASPECT.sub("", then.group(1)) or then.group(1)
     m = _ELLIPTIC.match(question)
     if not m or len(question) > 20:
         return None

@@ -115,9 +115,6 @@ def test_a_follow_up_with_no_counterpart_asks_about_the_previous_subject(
      "绍兴十四五核心指标中，合格率的十三五期间目标是多少？"),
     ("2022年是多少？", ["2023年株洲的研发投入强度是多少？"], "2022年株洲的研发投入强度是多少？"),
     ("那“十三五”呢？", ["“十四五”期间要新建多少所学校？"], "“十三五”要新建多少所学校？"),
-    # an ellipsis, then a question that names nothing: the ellipsis is what counts
-    ("那传统产业呢，具体有哪些措施？", ["决定要完善发展政策的战略性产业有哪些？"],
-     "决定要完善发展政策的传统产业有哪些？"),
     # "它" is what the previous question put in quotes
     ("推广它是为了什么？", ["绍兴推广的“五权下放”是哪类学校的经验？"],
      "推广“五权下放”是为了什么？"),
