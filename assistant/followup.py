@@ -42,9 +42,7 @@ _REPLACED_TAGS = ("ns", "nt", "nr")
 _GENERIC_PLACES = frozenset(
     "城市 地区 全国 各地 地方 省份 区域 城镇 农村 国内 国外 当地 本地".split())
 # a year or an ordinal: "那2020年呢？" after "2019年……" swaps the year
-_ORDINAL = re.compile(r"\d{4}年|第[一二三四五六七八九十百\d]+[届批次期轮]|"
-                      r"[“\"]?十[一二三四五六七八九十]五[”\"]?(?:期间|时期|期末|末)?")
-_FIVE_YEAR = re.compile(r"十[一二三四五六七八九十]五")
+_ORDINAL = re.compile(r"\d{4}年|第[一二三四五六七八九十百\d]+[届批次期轮]")
 # the suffixes that say what kind of place a name is: a 区 replaces a 区, a 省 a 省
 _PLACE_KINDS = "省市区县州镇乡村"
 # prepositions that introduce what a question is about ("对乡村医生提出了什么要求"):
@@ -103,10 +101,9 @@ def needs_context(question: str, history: list[str]) -> bool:
 
 
 def _vague(question: str) -> bool:
-    """Whether a question names nothing to be about but perhaps a time: no title, quote
-    or proper noun, and no noun but one short word ("具体有哪些措施？", "十三五期间是多少？",
-    not "新质生产力是什么？")."""
-    if _TITLE.search(question) or _QUOTED.search(question):
+    """Whether a question names nothing to be about: no title, quote, year or proper
+    noun, and no noun but one short word ("具体有哪些措施？", not "新质生产力是什么？")."""
+    if _TITLE.search(question) or _QUOTED.search(question) or _YEAR.search(question):
         return False
     words = [w for w in tagger().cut(question) if w.flag[0] in "nb" or w.flag == "vn"]
     return not any(w.flag in _ENTITY_TAGS for w in words) and (
@@ -163,11 +160,6 @@ def standalone(question: str, history: list[str]) -> str:
         if subject and subject not in out:
             out = out[: reference.start()] + subject + out[reference.end() :]
     elif not year and _vague(q):
-        # a time only ("十三五期间是多少？"): in the place of the previous question's
-        when = _ORDINAL.search(q)
-        replaced = _replace_constituents(when.group(0), previous) if when else None
-        if replaced and replaced != previous:
-            return replaced
         # what the previous question asked about ("2023年一号文件对宅基地制度改革"),
         # then this question about it
         about = _about(previous)
@@ -186,13 +178,9 @@ def _replace_constituents(new: str, previous: str) -> str | None:
     shifted = False  # a name replaced: what follows it is a new topic ("那湘潭的财政收入呢？")
     # years and ordinals: "到2030年" after "到2025年……", "第二批" after "第一批……"
     for m in _ORDINAL.finditer(new):
-        # the last of the same kind, nearest what is asked: a batch for a batch, a time
-        # for a time ("十三五期间" after "…十四五核心指标中，…的2025年目标是多少？")
-        unit = _unit(m.group(0))
-        olds = [o for o in _ORDINAL.finditer(out)
-                if _unit(o.group(0)) == unit or {_unit(o.group(0)), unit} <= _TIMES]
-        if olds:
-            out = out[: olds[-1].start()] + m.group(0) + out[olds[-1].end() :]
+        same = [o for o in _ORDINAL.findall(out) if o[-1] == m.group(0)[-1]]
+        if same:
+            out = out.replace(same[0], m.group(0), 1)
             rest = rest.replace(m.group(0), " ", 1)
     # places, organisations, people: in the place of the previous question's first, or
     # of its leading subject ("全国" may replace a place, never be replaced)
@@ -234,14 +222,6 @@ def _replace_constituents(new: str, previous: str) -> str | None:
             return None
         out = out.replace(target, phrase, 1)
     return out
-
-
-_TIMES = {"年", "五年规划"}
-
-
-def _unit(ordinal: str) -> str:
-    """What an _ORDINAL counts: years, batches (批), sessions (届)… or five-year plans."""
-    return "五年规划" if _FIVE_YEAR.search(ordinal) else ordinal[-1]
 
 
 def _with_kind(name: str, text: str) -> str:
