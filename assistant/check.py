@@ -10,15 +10,7 @@ from dataclasses import replace
 
 from zhice.ingest.normalize import match_key
 
-from .question import (
-    FILLER,
-    NOUNS,
-    QUESTION_WORD,
-    constraints,
-    modifier_slots,
-    search_words,
-    swapped_modifiers,
-)
+from .question import FILLER, QUESTION_WORD, constraints, modifier_slots, search_words
 from .types import Answer
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -85,17 +77,35 @@ def swapped_in(question: str, texts) -> tuple[str, ...]:
     """The question's modifier + noun phrases (question.modifier_slots) of which `texts`
     hold the noun after another word of the modifier's kind, and never the modifier."""
     key = match_key(question)
-    words = [w for w in search_words(key) if len(w) >= 2 and w not in FILLER
-             and not QUESTION_WORD.search(w)]
-    # said to the user: a noun phrase, so no verbal noun as its head ("滨海新区", not
-    # "滨海新区建设")
-    slots = modifier_slots(key, set(words), words, heads=NOUNS)
+    slots = modifier_slots(key, [w for w in search_words(key) if len(w) >= 2
+                                 and w not in FILLER and not QUESTION_WORD.search(w)])
     if not slots:
         return ()
     context = "\n".join(match_key(x) for x in texts)
-    phrases = [t + noun for t, noun in
-               swapped_modifiers(slots, context, set(search_words(context)))]
+    words = set(search_words(context))
+    phrases = []
+    for modifier, nouns in slots:
+        if modifier in context:
+            continue
+        # the longest noun first: "民办高等学校", not "民办高等"
+        noun = next((n for n in sorted(nouns, key=len, reverse=True)
+                     for m in re.finditer(re.escape(n), context)
+                     if _same_kind(modifier, context[max(0, m.start() - len(modifier)):m.start()],
+                                   words)), None)
+        if noun:
+            phrases.append(modifier + noun)
     return tuple(p for p in phrases if not any(o != p and o in p for o in phrases))
+
+
+def _same_kind(term: str, other: str, words) -> bool:
+    """Whether `other`, a word of the text (one of `words`), could stand where `term`
+    stands: as long, letters only, CJK where the term is, digits where the term has them,
+    and not the term: the question swapped one constituent for another of its kind
+    ("滨海新区" asked, "推进雄安新区建设" cited), not a text saying it in other words."""
+    return (len(other) == len(term) and other != term and other.isalnum() and other in words
+            and any(c.isdigit() for c in other) == any(c.isdigit() for c in term)
+            and all(("\u4e00" <= a <= "\u9fff") == ("\u4e00" <= b <= "\u9fff")
+                    for a, b in zip(term, other)))
 
 
 def unmatched_in(question: str, texts) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ word of one question or one domain: what a question is about is weighed from the
 """
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 from zhice.ingest.normalize import search_key
@@ -180,59 +180,29 @@ def tagged_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 # jieba's parts of speech (a closed set) of a modifier and of the noun it modifies:
-# nouns of every kind, attributes (省级, 民办), abbreviations and set phrases; a head may
-# also be a verbal noun (普查 in 农业普查)
-_MODIFIER = NOUNS = ("n", "b", "j", "l")
-_HEAD = (*_MODIFIER, "vn")
+# nouns of every kind, attributes (省级, 民办), abbreviations and set phrases
+NOUNS = ("n", "b", "j", "l")
 
 
-def modifier_slots(key: str, terms: Collection[str], words: Sequence[str],
-                   heads: tuple[str, ...] = _HEAD) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each of `terms` that modifies a noun in the question `key`, with the `words` of
-    that noun that follow it: ("滨海", ("新区",)) in "推进滨海新区建设", ("省级", ("财政",))
-    in "省级财政"; a verb, pronoun or number and what follows it is no such pair.
-    `heads`: the parts of speech a noun may have (NOUNS: no verbal noun)."""
+def modifier_slots(key: str, words: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each of `words` (the question's) that modifies a noun in the question `key`, with
+    the words of that noun that follow it: ("滨海", ("新区",)) in "推进滨海新区建设",
+    ("省级", ("财政",)) in "省级财政"; a verb, pronoun or number and what follows it is no
+    such pair."""
     tagged = tagged_spans(key)
 
-    def within(start: int, end: int, tags: tuple[str, ...]) -> bool:
-        return any(s <= start and end <= e and flag.startswith(tags) for s, e, flag in tagged)
+    def nominal(start: int, end: int) -> bool:
+        return any(s <= start and end <= e and flag.startswith(NOUNS) for s, e, flag in tagged)
 
     out = []
-    for t in sorted(terms):
+    for t in sorted(set(words)):
         # not glued to a figure: "2017年老工业基地" holds 年老, a word of jieba's, not
         # a modifier of the question
         ends = [m.end() for m in re.finditer(re.escape(t), key)
-                if within(m.start(), m.end(), _MODIFIER)
+                if nominal(m.start(), m.end())
                 and not (m.start() and key[m.start() - 1].isdigit())]
         after = tuple(w for w in words if w != t and any(
-            key.startswith(w, e) and within(e, e + len(w), heads) for e in ends))
+            key.startswith(w, e) and nominal(e, e + len(w)) for e in ends))
         if after:
             out.append((t, after))
     return tuple(out)
-
-
-def swapped_modifiers(slots, text: str, words: Collection[str]) -> list[tuple[str, str]]:
-    """The (modifier, noun) pairs of `slots` (modifier_slots) whose modifier `text` lacks
-    while it holds another word (one of `words`) of as many characters and the same
-    script before that noun: the question swapped one constituent for another of its
-    kind ("滨海新区" asked, "推进雄安新区建设" found), not a text saying it in other words."""
-    out = []
-    for t, after in slots:
-        if t in text:
-            continue
-        noun = next((w for w in sorted(after, key=len, reverse=True)
-                     for m in re.finditer(re.escape(w), text)
-                     if _same_kind(t, text[max(0, m.start() - len(t)) : m.start()])
-                     and text[m.start() - len(t) : m.start()] in words), None)
-        if noun:
-            out.append((t, noun))
-    return out
-
-
-def _same_kind(term: str, other: str) -> bool:
-    """Whether `other` could stand where `term` stands: as long, letters only, CJK where
-    the term is, digits where the term has them, and not the term."""
-    return (len(other) == len(term) and other != term and other.isalnum()
-            and any(c.isdigit() for c in other) == any(c.isdigit() for c in term)
-            and all(("\u4e00" <= a <= "\u9fff") == ("\u4e00" <= b <= "\u9fff")
-                    for a, b in zip(term, other)))
