@@ -43,9 +43,9 @@ class PageImages:
         """Keep a file version's page images; a failed write (a full disk) is
         IndexStorageError, and nothing stored before it is lost."""
         images = list(images)
-        if not images or not _SHA256.fullmatch(sha256):
+        folder = self._folder(sha256)
+        if not images or folder is None:
             return  # a version the store does not name by its SHA-256 keeps none
-        folder = self.root / sha256
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for image in images:
@@ -59,7 +59,7 @@ class PageImages:
         they were kept); whether there were any."""
         missing = [image for image in images if not self.has(sha256, image.page)]
         self.put(sha256, missing)
-        return bool(missing) and _SHA256.fullmatch(sha256) is not None
+        return bool(missing) and self._folder(sha256) is not None
 
     def get(self, sha256: str, page: int) -> bytes | None:
         """The JPEG of `page` (1-based) of a file version, or None when none is kept."""
@@ -78,21 +78,23 @@ class PageImages:
     def all(self, sha256: str) -> list[PageImage]:
         """Every kept page image of a file version, by page (a rebuild or migrate copies
         them)."""
-        if not _SHA256.fullmatch(sha256):
+        folder = self._folder(sha256)
+        if folder is None:
             return []
-        pages = sorted(int(p.stem) for p in (self.root / sha256).glob(f"*{_SUFFIX}")
-                       if p.stem.isdigit())
+        pages = sorted(int(p.stem) for p in folder.glob(f"*{_SUFFIX}") if p.stem.isdigit())
         return [PageImage(page, data) for page in pages
                 if (data := self.get(sha256, page)) is not None]
 
     def holds(self, sha256: str) -> bool:
         """Whether any image of a file version is kept."""
-        return bool(_SHA256.fullmatch(sha256)) and (self.root / sha256).is_dir()
+        folder = self._folder(sha256)
+        return folder is not None and folder.is_dir()
 
     def drop(self, sha256: str) -> None:
         """Forget a file version's images."""
-        if _SHA256.fullmatch(sha256):
-            shutil.rmtree(self.root / sha256, ignore_errors=True)
+        folder = self._folder(sha256)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def sweep(self, keep: Iterable[str]) -> None:
         """Remove the images of every file version not in `keep`, and what a killed
@@ -120,18 +122,25 @@ class PageImages:
     def _count(self, sha256: str) -> int:
         """How many page images of a file version are kept: one listing, not a look
         at each page (an index may hold thousands of scanned pages)."""
-        if not _SHA256.fullmatch(sha256):
+        folder = self._folder(sha256)
+        if folder is None:
             return 0
         try:
-            return sum(name.endswith(_SUFFIX) for name in os.listdir(self.root / sha256))
+            return sum(name.endswith(_SUFFIX) for name in os.listdir(folder))
         except OSError:
             return 0
 
     def _path(self, sha256: str, page: int) -> Path | None:
         """Where an image is, for a well-formed version and page only: the names come
         from a browser, and must not reach any other file."""
+        folder = self._folder(sha256)
+        if folder is None or isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            return None
+        return folder / f"{page}{_SUFFIX}"
+
+    def _folder(self, sha256: object) -> Path | None:
+        """A file version's folder, for a well-formed SHA-256 only: names come from a
+        browser and from stores, and must not reach any other folder."""
         if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
             return None
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            return None
-        return self.root / sha256 / f"{page}{_SUFFIX}"
+        return self.root / sha256
