@@ -284,9 +284,7 @@ def _numbers(head: list[str], tail: list[str]) -> tuple[str, ...]:
     found = []
     for line in head + tail:
         bare = line.strip("（()）［］[] ")
-        simple = to_simplified(bare)  # 國辦發〔2020〕41號 is found, and kept as written
-        simple = simple if len(simple) == len(bare) else bare
-        for m in DOC_NUMBER.finditer(simple):
+        for m in DOC_NUMBER.finditer(_matchable(bare)):  # 國辦發〔2020〕41號, kept as written
             rest = (bare[: m.start()] + bare[m.end():]).strip(" 　，,；;")
             if len(rest) <= 12 and not _CITED.search(rest):  # e.g. "签发人：张三"
                 found.append(re.sub(r"\s+", "", bare[m.start() : m.end()]))
@@ -310,8 +308,7 @@ def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str
             if found:
                 return found
             break
-    simple = to_simplified(title)  # 國務院辦公廳關於…: found, and kept as written
-    m = _TITLE_ISSUERS.match(simple if len(simple) == len(title) else title)
+    m = _TITLE_ISSUERS.match(_matchable(title))  # 國務院辦公廳關於…, kept as written
     named = _bodies(title[m.start(1) : m.end(1)]) if m else ()
     if named:
         # a resolution's title names the party body, its （…通过） line the meeting
@@ -323,6 +320,13 @@ def _issuers(head: list[str], tail: list[str], title: str, adopted) -> tuple[str
         if m.group(2) == own and _bodies(_lead_bodies(m.group(1))):
             return _bodies(_lead_bodies(m.group(1)))
     return _signature(tail)
+
+
+def _matchable(text: str) -> str:
+    """`text` in simplified script where that keeps every character in its place, so
+    that a match's span can be cut from the text as written; else `text` itself."""
+    simple = to_simplified(text)
+    return simple if len(simple) == len(text) else text
 
 
 def _despaced(line: str) -> str:
